@@ -1,0 +1,5 @@
+import sys
+
+from accesspoint.cli import main
+
+sys.exit(main())
