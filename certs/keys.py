@@ -1,0 +1,143 @@
+"""Reading keys and certificates from PEM, DER and PKCS#12.
+
+Operators hand us whatever their CA gave them: a PEM pair, or a PKCS#12 with a
+password (what DigiCert ONE issues Peppol certificates as). Every failure is one
+`CertificateLoadError` naming the file, so `peppol-node check` can say which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from certs.errors import CertificateLoadError
+
+__all__ = [
+    "KeyPair",
+    "load_certificate",
+    "load_certificates",
+    "load_private_key",
+    "load_pkcs12",
+    "load_key_pair",
+    "certificate_pem",
+    "private_key_pem",
+]
+
+PrivateKey = rsa.RSAPrivateKey
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """A private key, its certificate, and whatever chain came with it."""
+
+    key: PrivateKey
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+
+
+def _read(source: str | Path | bytes) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, "<bytes>"
+    path = Path(source)
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise CertificateLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def load_certificates(source: str | Path | bytes) -> list[x509.Certificate]:
+    """All certificates in a PEM bundle, or the one in a DER file."""
+    data, name = _read(source)
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise CertificateLoadError(f"{name} holds no readable certificate: {exc}") from exc
+    return certs
+
+
+def load_certificate(source: str | Path | bytes) -> x509.Certificate:
+    """The first certificate of a PEM or DER file (the leaf, by convention)."""
+    return load_certificates(source)[0]
+
+
+def load_private_key(source: str | Path | bytes, password: str | bytes | None = None) -> PrivateKey:
+    """An RSA private key from PEM or DER, optionally encrypted.
+
+    Peppol's PKI issues RSA keys only (G3 leaves are RSA-2048), so anything else
+    is refused here rather than failing later inside a signature.
+    """
+    data, name = _read(source)
+    pw = password.encode() if isinstance(password, str) else password
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, pw)
+        else:
+            key = serialization.load_der_private_key(data, pw)
+    except (ValueError, TypeError) as exc:
+        raise CertificateLoadError(f"{name} holds no readable private key (wrong password?): {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CertificateLoadError(f"{name}: Peppol needs an RSA key, found {type(key).__name__}")
+    return key
+
+
+def load_pkcs12(source: str | Path | bytes, password: str | bytes | None) -> KeyPair:
+    """Key, certificate and chain from a PKCS#12 (.p12/.pfx) file."""
+    data, name = _read(source)
+    pw = password.encode() if isinstance(password, str) else password
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
+    except (ValueError, TypeError) as exc:
+        raise CertificateLoadError(f"{name} is not a readable PKCS#12 file (wrong password?): {exc}") from exc
+    if key is None or cert is None:
+        raise CertificateLoadError(f"{name} does not hold both a private key and its certificate")
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CertificateLoadError(f"{name}: Peppol needs an RSA key, found {type(key).__name__}")
+    return KeyPair(key, cert, tuple(extra or ()))
+
+
+def _is_pkcs12(path: str | Path) -> bool:
+    return str(path).lower().endswith((".p12", ".pfx"))
+
+
+def load_key_pair(
+    key: str | Path,
+    cert: str | Path | None = None,
+    password: str | bytes | None = None,
+) -> KeyPair:
+    """A key and its certificate from either a PKCS#12 file or a PEM key + PEM cert.
+
+    Checks that the two belong together: a mismatched pair would sign messages
+    nobody can verify, which is much harder to diagnose on the wire.
+    """
+    if _is_pkcs12(key):
+        pair = load_pkcs12(key, password)
+    else:
+        if cert is None:
+            raise CertificateLoadError(f"{key} is a PEM key: a certificate file is needed too")
+        if _is_pkcs12(cert):
+            pair = load_pkcs12(cert, password)
+        else:
+            certs = load_certificates(cert)
+            pair = KeyPair(load_private_key(key, password), certs[0], tuple(certs[1:]))
+    if pair.key.public_key().public_numbers() != pair.cert.public_key().public_numbers():  # type: ignore[union-attr]
+        raise CertificateLoadError(f"the private key in {key} does not belong to the certificate in {cert or key}")
+    return pair
+
+
+def certificate_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def private_key_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
+    encryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
