@@ -1,1 +1,54 @@
-"""TODO"""
+"""Peppol business documents: identifiers, SBDH envelopes, UBL invoices and
+credit notes, official validation and rendering.
+
+A sans-I/O package: functions turn bytes into typed objects and back, and
+raise `UblError` (or a subclass) on bad input. It never imports `accesspoint`
+or `shares`.
+"""
+
+from .errors import (
+    DocumentError,
+    IdentifierError,
+    IdentifierProblem,
+    SbdhError,
+    SbdhProblem,
+    UblError,
+)
+from .icd import ICD_CODE_LIST_VERSION, IcdScheme, icd_schemes, lookup_icd
+from .identifiers import (
+    BIS_BILLING_CREDIT_NOTE,
+    BIS_BILLING_INVOICE,
+    BIS_BILLING_PROCESS,
+    DOCTYPE_SCHEME,
+    DOCTYPE_WILDCARD_SCHEME,
+    PARTICIPANT_SCHEME,
+    PROCESS_SCHEME,
+    DocumentTypeId,
+    ParticipantId,
+    ProcessId,
+    check_participant_id,
+)
+
+__all__ = [
+    "UblError",
+    "IdentifierError",
+    "IdentifierProblem",
+    "SbdhError",
+    "SbdhProblem",
+    "DocumentError",
+    "ParticipantId",
+    "DocumentTypeId",
+    "ProcessId",
+    "check_participant_id",
+    "IcdScheme",
+    "icd_schemes",
+    "lookup_icd",
+    "ICD_CODE_LIST_VERSION",
+    "PARTICIPANT_SCHEME",
+    "DOCTYPE_SCHEME",
+    "DOCTYPE_WILDCARD_SCHEME",
+    "PROCESS_SCHEME",
+    "BIS_BILLING_INVOICE",
+    "BIS_BILLING_CREDIT_NOTE",
+    "BIS_BILLING_PROCESS",
+]
