@@ -1,0 +1,255 @@
+"""Node configuration: one TOML file per node, overridden by PEPPOL_* environment variables.
+
+A node directory holds `node.toml`; relative paths in it are relative to that
+directory, so a node can be moved or mounted anywhere. Every key can be
+overridden from the environment as `PEPPOL_<SECTION>_<KEY>` (upper case), e.g.
+`PEPPOL_DATABASE_URL=postgresql://...` or `PEPPOL_SMTP_PASSWORD=...` - which is
+how containers get their settings and secrets without editing files.
+
+Configuration fails loudly at start-up, naming the key (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "NodeSettings",
+    "DatabaseSettings",
+    "PkiSettings",
+    "RevocationSettings",
+    "HttpSettings",
+    "SmlSettings",
+    "SmpSettings",
+    "SmtpSettings",
+    "WebSettings",
+    "CONFIG_FILE",
+    "load_settings",
+]
+
+CONFIG_FILE = "node.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is missing, unreadable or has a bad value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str = "peppol-node"
+    seat_id: str = "PXX000001"
+    #: "test" or "production". Production means: built-in production trust, HTTPS-only
+    #: SMP lookups and hard-fail revocation unless explicitly overridden.
+    mode: str = "test"
+    #: How others reach this node (AS4 endpoint = public_url + "/as4").
+    public_url: str = "https://127.0.0.1:8443"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///node.db"
+
+
+@dataclass(frozen=True)
+class PkiSettings:
+    #: "local" (the node's own test PKI in `local_pki_dir`), "test" or "production"
+    #: (the built-in Peppol G3 sets), or "files" (the PEM files in `trust_files`).
+    trust: str = "local"
+    trust_files: tuple[str, ...] = ()
+    local_pki_dir: str = "pki"
+    ap_key: str = "keys/ap.key.pem"
+    ap_cert: str = "keys/ap.cert.pem"
+    ap_key_password: str = field(default="", repr=False)
+    smp_key: str = "keys/smp.key.pem"
+    smp_cert: str = "keys/smp.cert.pem"
+    smp_key_password: str = field(default="", repr=False)
+    tls_key: str = "keys/tls.key.pem"
+    tls_cert: str = "keys/tls.cert.pem"
+
+
+@dataclass(frozen=True)
+class RevocationSettings:
+    enabled: bool = True
+    #: None = the mode's default: soft fail in test mode, hard fail in production.
+    soft_fail: bool | None = None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8443
+
+
+@dataclass(frozen=True)
+class SmlSettings:
+    #: "production", "test", "test-ec" (legacy EC acceptance), or a custom DNS zone.
+    zone: str = "local.peppol.test"
+    #: Resolver to ask, "host:port"; empty = the system resolver.
+    dns: str = ""
+    #: Run a local SML (SOAP API + authoritative DNS) inside this node.
+    local: bool = True
+    dns_port: int = 0
+    #: SML management endpoint this node's SMP registers participants at.
+    management_url: str = ""
+
+
+@dataclass(frozen=True)
+class SmpSettings:
+    #: Base URL under which this node publishes its SMP (empty = public_url).
+    url: str = ""
+    write_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = "peppol-node@localhost"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    secret_key: str = field(default="", repr=False)
+    invite_ttl_days: int = 14
+    #: Used in links in emails (invites, documents); empty = public_url.
+    base_url: str = ""
+    api_token: str = field(default="", repr=False)
+
+
+_SECTIONS: dict[str, type] = {
+    "node": NodeSettings,
+    "database": DatabaseSettings,
+    "pki": PkiSettings,
+    "revocation": RevocationSettings,
+    "http": HttpSettings,
+    "sml": SmlSettings,
+    "smp": SmpSettings,
+    "smtp": SmtpSettings,
+    "web": WebSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    directory: Path
+    node: NodeSettings = NodeSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    pki: PkiSettings = PkiSettings()
+    revocation: RevocationSettings = RevocationSettings()
+    http: HttpSettings = HttpSettings()
+    sml: SmlSettings = SmlSettings()
+    smp: SmpSettings = SmpSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    web: WebSettings = WebSettings()
+
+    def path(self, relative: str) -> Path:
+        """A path from the config, resolved against the node directory."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.directory / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved against the node directory."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+            return prefix + str(self.path(url[len(prefix):]))
+        return url
+
+    @property
+    def production(self) -> bool:
+        return self.node.mode == "production"
+
+    @property
+    def revocation_soft_fail(self) -> bool:
+        if self.revocation.soft_fail is not None:
+            return self.revocation.soft_fail
+        return not self.production
+
+
+def _coerce(key: str, value: Any, annotation: str) -> Any:
+    """Turn a TOML or environment value into the field's type, or say which key is wrong."""
+    try:
+        if annotation == "bool" or annotation == "bool | None":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+                return False
+            if annotation == "bool | None" and value in ("", None):
+                return None
+            raise ValueError(value)
+        if annotation == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if annotation == "float":
+            return float(value)
+        if annotation.startswith("tuple"):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise ValueError(value)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except ValueError:
+        raise ConfigError(f"config key {key}: {value!r} is not a valid {annotation}") from None
+
+
+_CHOICES = {
+    "node.mode": {"test", "production"},
+    "pki.trust": {"local", "test", "production", "files"},
+}
+
+
+def load_settings(directory: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `directory/node.toml` and apply PEPPOL_* overrides from `environ` (default os.environ)."""
+    directory = Path(directory).resolve()
+    environ = os.environ if environ is None else environ
+    config_path = directory / CONFIG_FILE
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path} does not exist: run `peppol-node init {directory}` first") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_path} is not readable TOML: {exc}") from None
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown section(s) {', '.join(sorted(unknown))}")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{config_path}: [{name}] must be a table")
+        known = {f.name: f for f in fields(cls)}
+        extra = set(table) - set(known)
+        if extra:
+            raise ConfigError(f"{config_path}: unknown key(s) in [{name}]: {', '.join(sorted(extra))}")
+        values: dict[str, Any] = {}
+        for key, f in known.items():
+            dotted = f"{name}.{key}"
+            env_key = f"PEPPOL_{name.upper()}_{key.upper()}"
+            if env_key in environ:
+                values[key] = _coerce(env_key, environ[env_key], str(f.type))
+            elif key in table:
+                values[key] = _coerce(dotted, table[key], str(f.type))
+            if dotted in _CHOICES and key in values and values[key] not in _CHOICES[dotted]:
+                raise ConfigError(
+                    f"config key {dotted}: {values[key]!r} is not one of {', '.join(sorted(_CHOICES[dotted]))}"
+                )
+        sections[name] = cls(**values)
+    return Settings(directory=directory, **sections)

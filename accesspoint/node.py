@@ -1,0 +1,103 @@
+"""The node: settings plus the long-lived services built from them.
+
+This is the composition root's object graph. Protocol packages get plain
+arguments from here (keys, trust stores, policies); nothing below `accesspoint`
+reads configuration itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+import certs
+from accesspoint import db
+from accesspoint.config import Settings, load_settings
+from accesspoint.mail import Mailer, SmtpMailer
+
+__all__ = ["Node"]
+
+
+class Node:
+    def __init__(self, settings: Settings, *, mailer: Mailer | None = None) -> None:
+        self.settings = settings
+        self._mailer = mailer
+
+    @classmethod
+    def open(cls, directory: str, **kwargs: Any) -> Node:
+        return cls(load_settings(directory), **kwargs)
+
+    # -- clock --------------------------------------------------------------------------
+    @staticmethod
+    def now() -> datetime:
+        """The one place the node reads the clock; everything below takes time as an argument."""
+        return datetime.now(UTC)
+
+    # -- database -----------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> sa.Engine:
+        return db.create_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        db.migrate(self.engine)
+
+    # -- PKI ----------------------------------------------------------------------------
+    @cached_property
+    def trust(self) -> certs.TrustStore:
+        pki = self.settings.pki
+        if pki.trust == "local":
+            return certs.TestPki.load(self.settings.path(pki.local_pki_dir)).trust_store()
+        if pki.trust == "files":
+            return certs.TrustStore.from_pem_files([self.settings.path(p) for p in pki.trust_files])
+        return certs.TrustStore.builtin(pki.trust)
+
+    @cached_property
+    def ap_keys(self) -> certs.KeyPair:
+        p = self.settings.pki
+        return certs.load_key_pair(self.settings.path(p.ap_key), self.settings.path(p.ap_cert),
+                                   p.ap_key_password or None)
+
+    @cached_property
+    def smp_keys(self) -> certs.KeyPair:
+        p = self.settings.pki
+        return certs.load_key_pair(self.settings.path(p.smp_key), self.settings.path(p.smp_cert),
+                                   p.smp_key_password or None)
+
+    @cached_property
+    def revocation(self) -> certs.RevocationChecker | None:
+        if not self.settings.revocation.enabled:
+            return None
+        return certs.RevocationChecker(soft_fail=self.settings.revocation_soft_fail)
+
+    # -- services -----------------------------------------------------------------------
+    @property
+    def mailer(self) -> Mailer:
+        if self._mailer is None:
+            self._mailer = SmtpMailer(self.settings.smtp)
+        return self._mailer
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            return False, {"database": f"unavailable: {type(exc).__name__}"}
+        return True, {"database": "ok", "seat_id": self.settings.node.seat_id}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.migrate()
+        try:
+            yield
+        finally:
+            self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The node's HTTP face: one ASGI application (see `app.create_app`)."""
