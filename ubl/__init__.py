@@ -15,6 +15,7 @@ from .errors import (
     UblError,
 )
 from .icd import ICD_CODE_LIST_VERSION, IcdScheme, icd_schemes, lookup_icd
+from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -51,4 +52,11 @@ __all__ = [
     "BIS_BILLING_INVOICE",
     "BIS_BILLING_CREDIT_NOTE",
     "BIS_BILLING_PROCESS",
+    "StandardBusinessDocument",
+    "SbdhWarning",
+    "MlsType",
+    "parse_sbd",
+    "build_sbd",
+    "SBDH_NS",
+    "ENVELOPE_NS",
 ]
