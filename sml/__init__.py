@@ -1,1 +1,48 @@
-"""TODO"""
+"""Participant discovery through the SML: DNS names, NAPTR lookups, the SML
+management client, and a local SML (SOAP API + authoritative DNS) for private
+and test networks.
+
+Pure parts (`names`, `naptr`, `soap`) turn values into values; the edges are
+`dns` (lookups), `client` (SOAP over mutual TLS), `dnsserver`, `server` (the
+SOAP app) and `rfc2136`. It never imports `accesspoint` or `shares`; storage
+of a local SML comes in through the `SmlStore` protocol.
+"""
+
+from .errors import (
+    BadRequestFault,
+    DnsFailure,
+    DnsUpdateFailed,
+    InternalErrorFault,
+    InvalidParticipant,
+    LookupFailed,
+    NoMatchingSmpService,
+    NotFoundFault,
+    ParticipantNotRegistered,
+    SmlError,
+    SmlFault,
+    SmlTransportError,
+    UnauthorizedFault,
+)
+from .names import Zone, bdxl_name, cname_name, legacy_cname_name, naptr_label, naptr_name
+
+__all__ = [
+    "SmlError",
+    "InvalidParticipant",
+    "LookupFailed",
+    "ParticipantNotRegistered",
+    "NoMatchingSmpService",
+    "DnsFailure",
+    "SmlFault",
+    "BadRequestFault",
+    "NotFoundFault",
+    "UnauthorizedFault",
+    "InternalErrorFault",
+    "SmlTransportError",
+    "DnsUpdateFailed",
+    "Zone",
+    "naptr_name",
+    "naptr_label",
+    "bdxl_name",
+    "cname_name",
+    "legacy_cname_name",
+]
