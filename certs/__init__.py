@@ -6,7 +6,13 @@ a good Peppol certificate for this role at this time?" with a seat id or a
 details stay inside.
 """
 
-from certs.chain import verify_ap_certificate, verify_certificate, verify_smp_certificate
+from certs.chain import (
+    VerifiedCertificate,
+    verify_ap_certificate,
+    verify_certificate,
+    verify_certificate_details,
+    verify_smp_certificate,
+)
 from certs.errors import CertError, CertificateLoadError, CertificateRejected, RejectReason
 from certs.keys import (
     KeyPair,
@@ -39,6 +45,7 @@ __all__ = [
     "SeatId",
     "TestPki",
     "TrustStore",
+    "VerifiedCertificate",
     "certificate_pem",
     "common_name",
     "load_certificate",
@@ -49,5 +56,6 @@ __all__ = [
     "private_key_pem",
     "verify_ap_certificate",
     "verify_certificate",
+    "verify_certificate_details",
     "verify_smp_certificate",
 ]

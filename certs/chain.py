@@ -16,11 +16,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.errors import CertificateRejected, RejectReason
-from certs.revocation import RevocationChecker
+from dataclasses import dataclass
+
+from certs.revocation import RevocationChecker, RevocationResult
 from certs.seat import SeatId, common_name
 from certs.trust import Role, TrustStore
 
-__all__ = ["verify_ap_certificate", "verify_smp_certificate", "verify_certificate"]
+__all__ = [
+    "VerifiedCertificate",
+    "verify_ap_certificate",
+    "verify_smp_certificate",
+    "verify_certificate",
+    "verify_certificate_details",
+]
 
 MIN_RSA_BITS = 2048
 
@@ -91,6 +99,15 @@ def _check_leaf(cert: x509.Certificate, role: Role) -> None:
         raise CertificateRejected(RejectReason.KEY_USAGE, f"{_describe(cert)}: extended key usage lacks clientAuth")
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedCertificate:
+    """What a successful check established: the seat, the issuing CA, and the revocation answer."""
+
+    seat_id: SeatId
+    issuer: x509.Certificate
+    revocation: RevocationResult | None
+
+
 def verify_certificate(
     cert: x509.Certificate,
     role: Role,
@@ -100,6 +117,21 @@ def verify_certificate(
     revocation: RevocationChecker | None = None,
 ) -> SeatId:
     """Check `cert` as a Peppol certificate for `role` at time `at`; return its seat id.
+
+    See `verify_certificate_details` for the checks and errors.
+    """
+    return verify_certificate_details(cert, role, trust=trust, at=at, revocation=revocation).seat_id
+
+
+def verify_certificate_details(
+    cert: x509.Certificate,
+    role: Role,
+    *,
+    trust: TrustStore,
+    at: datetime,
+    revocation: RevocationChecker | None = None,
+) -> VerifiedCertificate:
+    """Check `cert` as a Peppol certificate for `role` at time `at`.
 
     Raises `CertificateRejected` with the first failing check, in an order that
     gives the most useful message: wrong issuer before expiry before revocation.
@@ -143,9 +175,8 @@ def verify_certificate(
     cn = common_name(cert)
     if cn is None or not SeatId.is_valid(cn):
         raise CertificateRejected(RejectReason.NO_SEAT_ID, f"{what} subject CN {cn!r} is not a Peppol seat id")
-    if revocation is not None:
-        revocation.check(cert, issuer, at=at)
-    return SeatId(cn)
+    result = revocation.check(cert, issuer, at=at) if revocation is not None else None
+    return VerifiedCertificate(SeatId(cn), issuer, result)
 
 
 def verify_ap_certificate(
