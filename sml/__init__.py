@@ -23,7 +23,12 @@ from .errors import (
     SmlTransportError,
     UnauthorizedFault,
 )
+from .dns import lookup_smp_url, query_naptr
+from .dnsserver import DnsServer
+from .local import LocalSml, ParticipantPage, ZonePublisher, certificate_owner, dns_label, new_migration_key
 from .names import Zone, bdxl_name, cname_name, legacy_cname_name, naptr_label, naptr_name
+from .naptr import NaptrRecord, select_smp_url
+from .store import MemorySmlStore, ParticipantRecord, SmlStore, SmpRecord
 
 __all__ = [
     "SmlError",
@@ -45,4 +50,19 @@ __all__ = [
     "bdxl_name",
     "cname_name",
     "legacy_cname_name",
+    "NaptrRecord",
+    "select_smp_url",
+    "lookup_smp_url",
+    "query_naptr",
+    "DnsServer",
+    "LocalSml",
+    "ParticipantPage",
+    "ZonePublisher",
+    "certificate_owner",
+    "dns_label",
+    "new_migration_key",
+    "SmlStore",
+    "MemorySmlStore",
+    "SmpRecord",
+    "ParticipantRecord",
 ]
