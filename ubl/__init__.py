@@ -15,6 +15,13 @@ from .errors import (
     UblError,
 )
 from .icd import ICD_CODE_LIST_VERSION, IcdScheme, icd_schemes, lookup_icd
+from .model import (
+    Address, AllowanceCharge, Amount, Attachment, BinaryObject, CardAccount, Code, Contact, CreditNote,
+    Delivery, DeliveryLocation, DocumentReference, FinancialAccount, Id, Invoice, Item, ItemProperty, Line,
+    MonetaryTotal, OrderReference, ParsedDocument, Party, PartyLegalEntity, PartyTaxScheme, PaymentMandate,
+    PaymentMeans, PaymentTerms, Period, Price, Quantity, TaxCategory, TaxSubtotal, TaxTotal, build_document,
+    parse_document,
+)
 from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .identifiers import (
     BIS_BILLING_CREDIT_NOTE,
@@ -59,4 +66,10 @@ __all__ = [
     "build_sbd",
     "SBDH_NS",
     "ENVELOPE_NS",
+    "Invoice", "CreditNote", "ParsedDocument", "parse_document", "build_document",
+    "Id", "Code", "Amount", "Quantity", "BinaryObject", "Address", "Contact", "PartyTaxScheme",
+    "PartyLegalEntity", "Party", "Period", "OrderReference", "DocumentReference", "Attachment",
+    "DeliveryLocation", "Delivery", "CardAccount", "FinancialAccount", "PaymentMandate", "PaymentMeans",
+    "PaymentTerms", "TaxCategory", "AllowanceCharge", "TaxSubtotal", "TaxTotal", "MonetaryTotal",
+    "ItemProperty", "Item", "Price", "Line",
 ]
