@@ -25,6 +25,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
@@ -297,13 +298,21 @@ class TestPki:
 
     def revoke(self, cert: x509.Certificate, *, at: datetime | None = None) -> None:
         """Record `cert` as revoked (from `at`, default now); OCSP and CRL answer it from then on."""
-        if not any(cert.issuer == ca.cert.subject for ca in self._cas.values()):
+        if not any(self._issued(cert, ca) for ca in self._cas.values()):
             raise CertError(f"{cert.subject.rfc4514_string()} was not issued by this PKI")
         meta = self._meta()
         meta["revoked"][str(cert.serial_number)] = (at or datetime.now(UTC)).isoformat()
         tmp = self.directory / "pki.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(self.directory / "pki.json")
+
+    @staticmethod
+    def _issued(cert: x509.Certificate, ca: Issued) -> bool:
+        try:
+            cert.verify_directly_issued_by(ca.cert)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
 
     def revoked(self) -> dict[int, datetime]:
         return {int(k): datetime.fromisoformat(v) for k, v in self._meta()["revoked"].items()}

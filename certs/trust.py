@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from certs import _anchors
 from certs.errors import CertError
@@ -43,7 +44,7 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - any failure means "not self-signed"
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True
 

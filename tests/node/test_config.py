@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accesspoint.config import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "node.toml").write_text(text)
+    return tmp_path
+
+
+def test_defaults_and_relative_paths(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, ""), environ={})
+    assert s.node.mode == "test" and s.revocation_soft_fail is True
+    assert s.database_url == f"sqlite:///{tmp_path.resolve() / 'node.db'}"
+    assert s.path("keys/ap.key.pem") == tmp_path.resolve() / "keys/ap.key.pem"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    d = write(tmp_path, '[node]\nmode = "production"\n[http]\nport = 9000\n[smtp]\npassword = "file"\n')
+    s = load_settings(d, environ={"PEPPOL_HTTP_PORT": "9443", "PEPPOL_DATABASE_URL": "postgresql://u@db/x",
+                                  "PEPPOL_SMTP_PASSWORD": "from-secret", "PEPPOL_SMTP_STARTTLS": "true"})
+    assert s.http.port == 9443 and s.database_url == "postgresql://u@db/x"
+    assert s.smtp.password == "from-secret" and s.smtp.starttls is True
+    assert s.production and s.revocation_soft_fail is False  # production defaults to hard fail
+    assert "from-secret" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "needle"),
+    [
+        ("[http]\nport = 'x'\n", {}, "http.port"),
+        ("", {"PEPPOL_HTTP_PORT": "eighty"}, "PEPPOL_HTTP_PORT"),
+        ("[node]\nmode = 'staging'\n", {}, "node.mode"),
+        ("[nod]\n", {}, "unknown section"),
+        ("[node]\nseat = 'x'\n", {}, "unknown key"),
+        ("[node\n", {}, "not readable TOML"),
+        ("", {"PEPPOL_REVOCATION_ENABLED": "perhaps"}, "PEPPOL_REVOCATION_ENABLED"),
+    ],
+)
+def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(write(tmp_path, text), environ=env)
+
+
+def test_missing_config_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="peppol-node init"):
+        load_settings(tmp_path, environ={})
