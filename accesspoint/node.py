@@ -95,9 +95,36 @@ class Node:
         return True, {"database": "ok", "seat_id": self.settings.node.seat_id}
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        self.migrate()
+    async def _local_revocation_responder(self) -> AsyncIterator[None]:
+        """With the node's own test PKI, serve its OCSP responder and CRLs (unless something already does)."""
+        pki = certs.TestPki.load(self.settings.path(self.settings.pki.local_pki_dir))
+        server = certs.RevocationServer(pki)
+        try:
+            server.start()
+        except OSError:  # another node of the same local network serves this PKI already
+            yield
+            return
         try:
             yield
         finally:
-            self.engine.dispose()
+            server.stop()
+
+    def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:
+        """What runs beside the web app while the node serves."""
+        services: list[contextlib.AbstractAsyncContextManager[Any]] = []
+        if self.settings.pki.trust == "local" and self.settings.revocation.enabled:
+            services.append(self._local_revocation_responder())
+        return services
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.migrate()  # migrations are applied at start-up, before anything is served
+        async with contextlib.AsyncExitStack() as stack:
+            for service in self.background_services():
+                await stack.enter_async_context(service)
+            try:
+                yield
+            finally:
+                if self.revocation is not None:
+                    self.revocation.close()
+                self.engine.dispose()
