@@ -1,0 +1,323 @@
+"""WS-Security 1.1.1 signatures for AS4 (detached, exc-c14n, RSA-SHA256, BST key reference).
+
+Hand-written on lxml c14n + `cryptography` rather than libxmlsec: the Peppol
+algorithm set is small and fixed (protocol.md §1.3), and the SwA attachment
+transform is not in xmlsec anyway. Private to `as4`.
+
+Signature-wrapping defence: references are resolved by an Id that must be
+unique in the whole document, and `verify` returns the *elements* it digested
+so the caller can check they are the very Messaging header and Body it goes on
+to process, not look-alikes elsewhere in the tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from lxml import etree
+
+from as4._xml import DS, EC, NS, WSSE, WSU, WSU_ID, qname, text_of
+from as4.blob import Blob
+from as4.errors import FailedAuthentication, PolicyNoncompliance
+
+C14N_EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SWA_CONTENT_SIG = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Signature-Transform"
+SWA_COMPLETE_SIG = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Complete-Signature-Transform"
+X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+X509PKIPATH = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509PKIPathv1"
+BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
+_ENVELOPE_PREFIXES = ("S12",)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSpec:
+    """What to sign: an element by wsu:Id, or an attachment by Content-ID with its digest."""
+
+    uri: str
+    digest: bytes
+    transforms: tuple[str, ...]
+    inclusive_prefixes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedReference:
+    uri: str
+    element: etree._Element | None      # the element digested (same-document refs)
+    content_id: str | None              # the attachment digested (cid: refs)
+    copy: etree._Element                # the ds:Reference as received, for NRI
+    digest: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSignature:
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    references: tuple[VerifiedReference, ...]
+    attachments_checked: bool
+
+
+def new_id(prefix: str) -> str:
+    # NCName: must not start with a digit, so always a letter prefix
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
+    return etree.tostring(el, method="c14n", exclusive=True, with_comments=False,
+                          inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None)
+
+
+def digest_element(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
+    return hashlib.sha256(c14n(el, inclusive_prefixes)).digest()
+
+
+def digest_blob(blob: Blob) -> bytes:
+    h = hashlib.sha256()
+    for chunk in blob.chunks():
+        h.update(chunk)
+    return h.digest()
+
+
+def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._Element:
+    bst = etree.SubElement(security, qname(WSSE, "BinarySecurityToken"), {
+        "EncodingType": BASE64_BINARY, "ValueType": X509V3, WSU_ID: bst_id})
+    bst.text = base64.b64encode(cert_der).decode()
+    return bst
+
+
+def str_reference(parent: etree._Element, bst_id: str) -> etree._Element:
+    str_el = etree.SubElement(parent, qname(WSSE, "SecurityTokenReference"))
+    etree.SubElement(str_el, qname(WSSE, "Reference"), {"URI": "#" + bst_id, "ValueType": X509V3})
+    return str_el
+
+
+def _inclusive(parent: etree._Element, prefixes: tuple[str, ...] | None) -> None:
+    if prefixes:
+        etree.SubElement(parent, qname(EC, "InclusiveNamespaces"), {"PrefixList": " ".join(prefixes)},
+                         nsmap={"ec": EC})
+
+
+def sign(security: etree._Element, refs: list[ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: str) -> etree._Element:
+    """Append a ds:Signature over `refs` to the (already placed) wsse:Security header."""
+    sig = etree.SubElement(security, qname(DS, "Signature"), {"Id": new_id("SIG")}, nsmap={"ds": DS})
+    si = etree.SubElement(sig, qname(DS, "SignedInfo"))
+    cm = etree.SubElement(si, qname(DS, "CanonicalizationMethod"), {"Algorithm": C14N_EXC})
+    _inclusive(cm, _ENVELOPE_PREFIXES)
+    etree.SubElement(si, qname(DS, "SignatureMethod"), {"Algorithm": RSA_SHA256})
+    for ref in refs:
+        r = etree.SubElement(si, qname(DS, "Reference"), {"URI": ref.uri})
+        ts = etree.SubElement(r, qname(DS, "Transforms"))
+        for alg in ref.transforms:
+            t = etree.SubElement(ts, qname(DS, "Transform"), {"Algorithm": alg})
+            if alg == C14N_EXC:
+                _inclusive(t, ref.inclusive_prefixes)
+        etree.SubElement(r, qname(DS, "DigestMethod"), {"Algorithm": SHA256})
+        etree.SubElement(r, qname(DS, "DigestValue")).text = base64.b64encode(ref.digest).decode()
+    signed = c14n(_as_parsed(si, sig.get("Id", "")), _ENVELOPE_PREFIXES)
+    value = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    etree.SubElement(sig, qname(DS, "SignatureValue")).text = base64.b64encode(value).decode()
+    ki = etree.SubElement(sig, qname(DS, "KeyInfo"), {"Id": new_id("KI")})
+    str_el = str_reference(ki, bst_id)
+    str_el.set(WSU_ID, new_id("STR"))
+    return sig
+
+
+def _as_parsed(si: etree._Element, sig_id: str) -> etree._Element:
+    """The SignedInfo as a verifier will see it: serialized and parsed again.
+
+    lxml's c14n of a sub-element of a tree *built* in memory omits ancestor
+    namespaces that InclusiveNamespaces asks for (S12 here), while the same
+    element in a parsed tree gets them; the verifier always has a parsed tree.
+    """
+    root = si.getroottree().getroot()
+    again = etree.fromstring(etree.tostring(root))
+    found = again.xpath("//ds:Signature[@Id=$i]/ds:SignedInfo", namespaces=NS, i=sig_id)
+    return found[0]
+
+
+def reparse(root: etree._Element) -> etree._Element:
+    """Serialize and parse `root`, so digests are computed on the tree the receiver will have."""
+    return etree.fromstring(etree.tostring(root))
+
+
+# -- verification -----------------------------------------------------------------------------
+def _prefixes(parent: etree._Element) -> tuple[str, ...] | None:
+    inc = parent.find("ec:InclusiveNamespaces", NS)
+    if inc is None:
+        return None
+    return tuple(p for p in (inc.get("PrefixList") or "").split() if p)
+
+
+def find_by_id(root: etree._Element, ident: str) -> etree._Element:
+    """The one element whose wsu:Id (or Id) is `ident`; refuses duplicates (signature wrapping)."""
+    if not ident or '"' in ident or "'" in ident:
+        raise FailedAuthentication(f"unusable reference id {ident[:60]!r}")
+    found = root.xpath(f'//*[@wsu:Id="{ident}" or @Id="{ident}"]', namespaces={"wsu": WSU})
+    if not found:
+        raise FailedAuthentication(f"signed element #{ident} not found")
+    if len(found) > 1:
+        raise FailedAuthentication(f"{len(found)} elements carry the Id {ident!r} (signature wrapping?)")
+    return found[0]
+
+
+def token_certificates(security: etree._Element, uri: str | None) -> tuple[x509.Certificate, ...]:
+    """Certificates of the BinarySecurityToken referenced as `#id` (X509v3 or PKIPath, leaf first)."""
+    if not uri or not uri.startswith("#"):
+        raise PolicyNoncompliance("key reference is not a direct reference to a BinarySecurityToken")
+    root = security.getroottree().getroot()
+    bst = find_by_id(root, uri[1:])
+    if bst.tag != qname(WSSE, "BinarySecurityToken"):
+        raise PolicyNoncompliance("key reference does not point to a BinarySecurityToken")
+    try:
+        der = base64.b64decode("".join((bst.text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise FailedAuthentication("BinarySecurityToken is not base64") from None
+    vt = bst.get("ValueType", X509V3)
+    try:
+        if vt == X509PKIPATH:
+            from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: F401
+
+            certs = _pkipath(der)
+            return tuple(reversed(certs))  # PKIPath is root first
+        return (x509.load_der_x509_certificate(der),)
+    except ValueError as exc:
+        raise FailedAuthentication(f"BinarySecurityToken holds no readable certificate: {exc}") from None
+
+
+def _pkipath(der: bytes) -> list[x509.Certificate]:
+    """X509PKIPathv1 = DER SEQUENCE OF Certificate; split it without an ASN.1 library."""
+
+    def read_len(data: bytes, pos: int) -> tuple[int, int]:
+        first = data[pos]
+        if first < 0x80:
+            return first, pos + 1
+        n = first & 0x7F
+        if n == 0 or n > 4 or pos + 1 + n > len(data):
+            raise ValueError("bad DER length")
+        return int.from_bytes(data[pos + 1:pos + 1 + n], "big"), pos + 1 + n
+
+    if not der or der[0] != 0x30:
+        raise ValueError("PKIPath is not a DER SEQUENCE")
+    length, pos = read_len(der, 1)
+    end = pos + length
+    certs = []
+    while pos < end:
+        start = pos
+        if der[pos] != 0x30:
+            raise ValueError("PKIPath element is not a certificate")
+        clen, body = read_len(der, pos + 1)
+        pos = body + clen
+        certs.append(x509.load_der_x509_certificate(der[start:pos]))
+    return certs
+
+
+def verify(
+    security: etree._Element,
+    attachments: Mapping[str, Blob] | None,
+) -> VerifiedSignature:
+    """Check the one ds:Signature in `security`; `attachments` maps Content-ID to decrypted content.
+
+    With `attachments=None` the cid: references are not checked (the caller
+    could not decrypt, e.g. `inspect` without a key); the result says so.
+    Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
+    anything that does not verify, including algorithms outside the profile.
+    """
+    sigs = security.findall("ds:Signature", NS)
+    if not sigs:
+        raise PolicyNoncompliance("message is not signed")
+    if len(sigs) > 1:
+        raise FailedAuthentication("more than one ds:Signature in the security header")
+    sig = sigs[0]
+    si = sig.find("ds:SignedInfo", NS)
+    if si is None:
+        raise FailedAuthentication("ds:SignedInfo is missing")
+    cm = si.find("ds:CanonicalizationMethod", NS)
+    if cm is None or cm.get("Algorithm") != C14N_EXC:
+        raise FailedAuthentication("SignedInfo canonicalization is not exclusive c14n")
+    sm = si.find("ds:SignatureMethod", NS)
+    if sm is None or sm.get("Algorithm") != RSA_SHA256:
+        raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
+                                   "is not RSA-SHA256")
+    str_ref = sig.find("ds:KeyInfo/wsse:SecurityTokenReference/wsse:Reference", NS)
+    if str_ref is None:
+        raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
+    chain = token_certificates(security, str_ref.get("URI"))
+    cert = chain[0]
+    root = security.getroottree().getroot()
+    verified: list[VerifiedReference] = []
+    refs = si.findall("ds:Reference", NS)
+    if not refs:
+        raise FailedAuthentication("SignedInfo has no reference")
+    for ref in refs:
+        uri = ref.get("URI") or ""
+        dm = ref.find("ds:DigestMethod", NS)
+        if dm is None or dm.get("Algorithm") != SHA256:
+            raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
+        try:
+            expected = base64.b64decode("".join((text_of(ref.find("ds:DigestValue", NS)) or "").split()),
+                                        validate=True)
+        except (binascii.Error, ValueError):
+            raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
+        transforms = ref.findall("ds:Transforms/ds:Transform", NS)
+        algs = [t.get("Algorithm") for t in transforms]
+        if uri.startswith("#"):
+            if algs not in ([C14N_EXC], []):
+                raise FailedAuthentication(f"unsupported transforms {algs} on {uri!r}")
+            el = find_by_id(root, uri[1:])
+            prefixes = _prefixes(transforms[0]) if transforms else None
+            actual = digest_element(el, prefixes)
+            if not hmac.compare_digest(actual, expected):
+                raise FailedAuthentication(f"digest of {uri} does not match (content changed after signing)")
+            verified.append(VerifiedReference(uri, el, None, ref, expected))
+        elif uri.startswith("cid:"):
+            from as4.mime import normalize_cid
+
+            cid = normalize_cid(uri)
+            if algs != [SWA_CONTENT_SIG]:
+                raise FailedAuthentication(f"attachment {uri!r} is not signed with the SwA content transform")
+            if attachments is not None:
+                blob = attachments.get(cid)
+                if blob is None:
+                    raise FailedAuthentication(f"signed attachment {uri!r} is not in the message")
+                if not hmac.compare_digest(digest_blob(blob), expected):
+                    raise FailedAuthentication(f"digest of attachment {uri} does not match")
+            verified.append(VerifiedReference(uri, None, cid, ref, expected))
+        else:
+            raise FailedAuthentication(f"unsupported reference URI {uri[:80]!r}")
+    try:
+        value = base64.b64decode("".join((text_of(sig.find("ds:SignatureValue", NS)) or "").split()),
+                                 validate=True)
+    except (binascii.Error, ValueError):
+        raise FailedAuthentication("SignatureValue is not base64") from None
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise FailedAuthentication("signing certificate does not hold an RSA key")
+    try:
+        key.verify(value, c14n(si, _prefixes(cm)), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise FailedAuthentication("SignatureValue does not verify") from None
+    return VerifiedSignature(cert, chain, tuple(verified), attachments is not None)
+
+
+def check_attachments(signature: VerifiedSignature, attachments: Mapping[str, Blob]) -> None:
+    """Compare the cid: digests of an already verified SignedInfo with the decrypted attachments."""
+    for ref in signature.references:
+        if ref.content_id is None:
+            continue
+        blob = attachments.get(ref.content_id)
+        if blob is None:
+            raise FailedAuthentication(f"signed attachment {ref.uri!r} is not in the message")
+        if not hmac.compare_digest(digest_blob(blob), ref.digest):
+            raise FailedAuthentication(f"digest of attachment {ref.uri} does not match")

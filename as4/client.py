@@ -1,0 +1,159 @@
+"""Sending: POST a sealed message with httpx, retry what may succeed later, verify the receipt.
+
+Retries (protocol.md §1.8): transport failures and 5xx answers, with
+exponential backoff, always the same bytes and MessageId so the receiver's
+duplicate check can work. A signed Error or an invalid receipt is final.
+
+A lost receipt: if the first attempt may have reached the receiver (timeout
+after sending, connection reset) and a later attempt is answered with a
+duplicate error (phase4's EBMS:4001 DuplicateDetected), the message was
+probably delivered but we hold no proof. The outcome is then
+`PROBABLY_DELIVERED`, not `DELIVERED`: the caller must reconcile (MLS or
+operator) and must not resend under a new MessageId. Our own receiver avoids
+this by answering a duplicate with the stored receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from cryptography import x509
+
+from as4.errors import As4Error, EbmsError, PeerRejected
+from as4.message import OutboundMessage
+from as4.signals import VerifiedReceipt, verify_receipt
+
+__all__ = ["Outcome", "Attempt", "SendResult", "send_message", "make_client", "tls_context",
+           "CONNECT_TIMEOUT", "RESPONSE_TIMEOUT"]
+
+#: phase4 Peppol defaults ("2 minutes according to the new Peppol SLAs").
+CONNECT_TIMEOUT = 5.0
+RESPONSE_TIMEOUT = 120.0
+POOL_TIMEOUT = 1.0
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"                    # verified receipt
+    PROBABLY_DELIVERED = "probably_delivered"  # duplicate error after a lost receipt
+    REJECTED = "rejected"                      # signed ebMS Error
+    INVALID_RECEIPT = "invalid_receipt"        # answer was not proof of delivery
+    FAILED = "failed"                          # retries exhausted
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: datetime
+    seconds: float
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    outcome: Outcome
+    attempts: tuple[Attempt, ...]
+    receipt: VerifiedReceipt | None = None
+    error: As4Error | None = None
+    status: int | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
+    """TLS >= 1.2 with certificate and host name checks (Peppol transport security policy)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def make_client(*, verify: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """An AsyncClient with the Peppol timeouts; the caller owns and closes it."""
+    return httpx.AsyncClient(
+        verify=verify or tls_context(),
+        timeout=httpx.Timeout(RESPONSE_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT),
+        follow_redirects=False,
+    )
+
+
+async def _body(message: OutboundMessage) -> AsyncIterator[bytes]:
+    for chunk in message.iter_body():
+        yield chunk
+
+
+def _is_duplicate(exc: PeerRejected) -> bool:
+    return exc.raw_code == EbmsError.DUPLICATE_DETECTED.code or "duplicate" in (exc.detail or "").lower()
+
+
+async def send_message(
+    client: httpx.AsyncClient,
+    url: str,
+    message: OutboundMessage,
+    *,
+    receiver_cert: x509.Certificate,
+    verify_signer: Callable[[x509.Certificate, datetime], object] | None = None,
+    max_attempts: int = 4,
+    backoff: float = 2.0,
+    max_backoff: float = 60.0,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> SendResult:
+    """POST `message` to `url` until a final answer; every attempt is in the result."""
+    attempts: list[Attempt] = []
+    last_error: As4Error | None = None
+    last_status: int | None = None
+    maybe_arrived = False
+    for number in range(1, max_attempts + 1):
+        started, t0 = clock(), time.monotonic()
+        try:
+            response = await client.post(url, content=_body(message), headers=message.headers)
+            body = await response.aread()
+        except httpx.TransportError as exc:
+            # a failure after the request went out may mean it arrived and only the receipt was lost
+            maybe_arrived = maybe_arrived or not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            attempts.append(Attempt(number, started, time.monotonic() - t0, None, f"{type(exc).__name__}: {exc}"))
+        else:
+            last_status = response.status_code
+            ctype = response.headers.get("content-type", "")
+            attempts.append(Attempt(number, started, time.monotonic() - t0, response.status_code))
+            if "soap+xml" in ctype or "multipart/related" in ctype:
+                try:
+                    receipt = verify_receipt(ctype, body, sent=message, receiver_cert=receiver_cert,
+                                             verify_signer=verify_signer, at=clock())
+                    return SendResult(message.message_id, Outcome.DELIVERED, tuple(attempts), receipt,
+                                      status=response.status_code)
+                except PeerRejected as exc:
+                    if number > 1 and maybe_arrived and _is_duplicate(exc):
+                        return SendResult(message.message_id, Outcome.PROBABLY_DELIVERED, tuple(attempts),
+                                          error=exc, status=response.status_code)
+                    return SendResult(message.message_id, Outcome.REJECTED, tuple(attempts), error=exc,
+                                      status=response.status_code)
+                except As4Error as exc:
+                    if response.status_code < 500:
+                        return SendResult(message.message_id, Outcome.INVALID_RECEIPT, tuple(attempts),
+                                          error=exc, status=response.status_code)
+                    last_error = exc
+            elif response.status_code < 500:
+                return SendResult(message.message_id, Outcome.INVALID_RECEIPT, tuple(attempts),
+                                  error=As4Error(EbmsError.MISSING_RECEIPT,
+                                                 f"HTTP {response.status_code} without an AS4 signal",
+                                                 message.message_id),
+                                  status=response.status_code)
+            maybe_arrived = True
+        if number < max_attempts:
+            await sleep(min(max_backoff, backoff * 2 ** (number - 1)))
+    return SendResult(message.message_id, Outcome.FAILED, tuple(attempts),
+                      error=last_error or As4Error(EbmsError.MISSING_RECEIPT, "no receipt after retries",
+                                                   message.message_id),
+                      status=last_status)
+

@@ -1,0 +1,399 @@
+"""The ebMS 3 header (eb:Messaging): typed objects, built to and parsed from lxml elements.
+
+Profile rules (what Peppol requires of these values) live in `as4.peppol`;
+this module only knows ebMS 3 core §5 structure. Parsing raises
+`InvalidHeader` (EBMS:0009) for a structurally broken header and
+`ValueInconsistent` (EBMS:0003) for several messages bundled in one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from as4._xml import DS, EB, EBBP, NS, WSU_ID, qname, text_of
+from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
+
+__all__ = [
+    "Party",
+    "Property",
+    "PartInfo",
+    "UserMessage",
+    "NrReference",
+    "Receipt",
+    "ErrorItem",
+    "ErrorSignal",
+    "SignalMessage",
+    "parse_messaging",
+    "format_timestamp",
+    "parse_timestamp",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    party_id: str
+    party_id_type: str | None
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    name: str
+    value: str
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """One payload reference; `href` is the bare Content-ID (no `cid:`)."""
+
+    href: str
+    properties: tuple[Property, ...] = ()
+
+    def property(self, name: str) -> str | None:
+        return next((p.value for p in self.properties if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    message_id: str
+    timestamp: datetime
+    from_party: Party
+    to_party: Party
+    service: str
+    service_type: str | None
+    action: str
+    conversation_id: str
+    agreement_ref: str | None = None
+    agreement_ref_type: str | None = None
+    agreement_pmode: str | None = None
+    properties: tuple[Property, ...] = ()
+    parts: tuple[PartInfo, ...] = ()
+    ref_to_message_id: str | None = None
+    mpc: str | None = None
+    from_party_count: int = 1
+    to_party_count: int = 1
+
+    def property(self, name: str) -> Property | None:
+        return next((p for p in self.properties if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class NrReference:
+    """One ds:Reference as copied into a receipt's NonRepudiationInformation."""
+
+    uri: str
+    digest_method: str
+    digest_value: bytes
+    transforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    references: tuple[NrReference, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorItem:
+    code: str
+    severity: str
+    category: str | None = None
+    short_description: str | None = None
+    origin: str | None = None
+    ref_to_message_in_error: str | None = None
+    description: str | None = None
+    detail: str | None = None
+
+    @property
+    def ebms_error(self) -> EbmsError | None:
+        return EbmsError.from_code(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSignal:
+    errors: tuple[ErrorItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMessage:
+    message_id: str
+    timestamp: datetime
+    ref_to_message_id: str | None
+    receipt: Receipt | None = None
+    error: ErrorSignal | None = None
+    other: tuple[str, ...] = field(default=())  # e.g. PullRequest: local names
+
+
+# -- timestamps -------------------------------------------------------------------------------
+_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def format_timestamp(at: datetime) -> str:
+    """xs:dateTime in UTC with `Z` and milliseconds, as phase4 writes it."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str | None) -> datetime:
+    if not value:
+        raise InvalidHeader("eb:Timestamp is missing")
+    m = _TS.match(value.strip())
+    if not m:
+        raise InvalidHeader(f"eb:Timestamp {value[:60]!r} is not an xs:dateTime")
+    try:
+        text = value.strip().replace("Z", "+00:00")
+        if m.group(7):
+            frac = m.group(7)[:7].ljust(7, "0")  # datetime takes at most 6 fraction digits
+            text = text.replace(m.group(7), frac)
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidHeader(f"eb:Timestamp {value[:60]!r} is not a valid date/time") from None
+    if dt.tzinfo is None:  # ebMS says UTC; an offset-less value is read as UTC
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
+    found = parent.findall(path, NS)
+    if not found:
+        raise InvalidHeader(f"{what} is missing")
+    if len(found) > 1:
+        raise InvalidHeader(f"{what} occurs {len(found)} times")
+    return found[0]
+
+
+def _text(parent: etree._Element, path: str, what: str) -> str:
+    value = text_of(_one(parent, path, what))
+    if not value:
+        raise InvalidHeader(f"{what} is empty")
+    return value
+
+
+def _properties(parent: etree._Element | None) -> tuple[Property, ...]:
+    if parent is None:
+        return ()
+    out = []
+    for p in parent.findall("eb:Property", NS):
+        name = p.get("name")
+        if not name:
+            raise InvalidHeader("eb:Property without a name")
+        out.append(Property(name, (p.text or "").strip(), p.get("type")))
+    return tuple(out)
+
+
+def _party(el: etree._Element, what: str) -> tuple[Party, int]:
+    ids = el.findall("eb:PartyId", NS)
+    if not ids:
+        raise InvalidHeader(f"{what}/eb:PartyId is missing")
+    value = (ids[0].text or "").strip()
+    if not value:
+        raise InvalidHeader(f"{what}/eb:PartyId is empty")
+    role = _text(el, "eb:Role", f"{what}/eb:Role")
+    return Party(value, ids[0].get("type"), role), len(ids)
+
+
+def _message_info(el: etree._Element, what: str) -> tuple[str, datetime, str | None]:
+    info = _one(el, "eb:MessageInfo", f"{what}/eb:MessageInfo")
+    message_id = _text(info, "eb:MessageId", f"{what}/eb:MessageId")
+    ts = parse_timestamp(text_of(_one(info, "eb:Timestamp", f"{what}/eb:Timestamp")))
+    ref = info.find("eb:RefToMessageId", NS)
+    return message_id, ts, (text_of(ref) or None) if ref is not None else None
+
+
+def _user_message(um: etree._Element) -> UserMessage:
+    message_id, ts, ref = _message_info(um, "eb:UserMessage")
+    party_info = _one(um, "eb:PartyInfo", "eb:PartyInfo")
+    from_party, n_from = _party(_one(party_info, "eb:From", "eb:From"), "eb:From")
+    to_party, n_to = _party(_one(party_info, "eb:To", "eb:To"), "eb:To")
+    collab = _one(um, "eb:CollaborationInfo", "eb:CollaborationInfo")
+    agreement = collab.find("eb:AgreementRef", NS)
+    service_el = _one(collab, "eb:Service", "eb:Service")
+    service = text_of(service_el)
+    if not service:
+        raise InvalidHeader("eb:Service is empty")
+    action = _text(collab, "eb:Action", "eb:Action")
+    conversation = _text(collab, "eb:ConversationId", "eb:ConversationId")
+    parts = []
+    payload_info = um.find("eb:PayloadInfo", NS)
+    if payload_info is not None:
+        for pi in payload_info.findall("eb:PartInfo", NS):
+            href = pi.get("href")
+            if href is None:
+                # a SOAP-body payload; Peppol forbids it, the profile check says so
+                parts.append(PartInfo("", _properties(pi.find("eb:PartProperties", NS))))
+                continue
+            if not href.startswith("cid:"):
+                raise InvalidHeader(f"eb:PartInfo href {href[:80]!r} is not a cid: reference")
+            from as4.mime import normalize_cid
+
+            parts.append(PartInfo(normalize_cid(href), _properties(pi.find("eb:PartProperties", NS))))
+    return UserMessage(
+        message_id=message_id,
+        timestamp=ts,
+        ref_to_message_id=ref,
+        from_party=from_party,
+        to_party=to_party,
+        service=service,
+        service_type=service_el.get("type"),
+        action=action,
+        conversation_id=conversation,
+        agreement_ref=text_of(agreement) if agreement is not None else None,
+        agreement_ref_type=agreement.get("type") if agreement is not None else None,
+        agreement_pmode=agreement.get("pmode") if agreement is not None else None,
+        properties=_properties(um.find("eb:MessageProperties", NS)),
+        parts=tuple(parts),
+        mpc=um.get("mpc"),
+        from_party_count=n_from,
+        to_party_count=n_to,
+    )
+
+
+def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
+    import base64
+
+    out = []
+    for ref in receipt.iterfind(".//ebbp:MessagePartNRInformation/ds:Reference", NS):
+        dm = ref.find("ds:DigestMethod", NS)
+        dv = text_of(ref.find("ds:DigestValue", NS)) or ""
+        try:
+            digest = base64.b64decode(dv, validate=False)
+        except ValueError:
+            digest = b""
+        transforms = tuple(t.get("Algorithm", "") for t in ref.iterfind("ds:Transforms/ds:Transform", NS))
+        out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest, transforms))
+    return tuple(out)
+
+
+def _signal_message(sm: etree._Element) -> SignalMessage:
+    message_id, ts, ref = _message_info(sm, "eb:SignalMessage")
+    receipt_el = sm.find("eb:Receipt", NS)
+    errors = sm.findall("eb:Error", NS)
+    receipt = Receipt(_nr_references(receipt_el)) if receipt_el is not None else None
+    error = None
+    if errors:
+        items = []
+        for e in errors:
+            code = e.get("errorCode")
+            if not code:
+                raise InvalidHeader("eb:Error without errorCode")
+            items.append(ErrorItem(
+                code=code,
+                severity=e.get("severity", ""),
+                category=e.get("category"),
+                short_description=e.get("shortDescription"),
+                origin=e.get("origin"),
+                ref_to_message_in_error=e.get("refToMessageInError"),
+                description=text_of(e.find("eb:Description", NS)),
+                detail=text_of(e.find("eb:ErrorDetail", NS)),
+            ))
+        error = ErrorSignal(tuple(items))
+    other = tuple(etree.QName(c).localname for c in sm if isinstance(c.tag, str)
+                  and c.tag not in (qname(EB, "MessageInfo"), qname(EB, "Receipt"), qname(EB, "Error")))
+    return SignalMessage(message_id, ts, ref, receipt, error, other)
+
+
+def parse_messaging(messaging: etree._Element) -> UserMessage | SignalMessage:
+    """The one message in an eb:Messaging header.
+
+    Peppol is one message per HTTP request; bundling (ebMS 3 §5.2) is refused
+    with EBMS:0003 as phase4 does.
+    """
+    users = messaging.findall("eb:UserMessage", NS)
+    signals = messaging.findall("eb:SignalMessage", NS)
+    if len(users) + len(signals) == 0:
+        raise InvalidHeader("eb:Messaging holds neither a UserMessage nor a SignalMessage")
+    if len(users) + len(signals) > 1:
+        raise ValueInconsistent("eb:Messaging bundles several messages; one per request is supported")
+    if users:
+        return _user_message(users[0])
+    return _signal_message(signals[0])
+
+
+# -- building ---------------------------------------------------------------------------------
+def _sub(parent: etree._Element, ns: str, local: str, text: str | None = None, **attrs: str) -> etree._Element:
+    el = etree.SubElement(parent, qname(ns, local), {k: v for k, v in attrs.items() if v is not None})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def build_messaging(msg: UserMessage | SignalMessage, *, messaging_id: str, soap_ns: str,
+                    signal_body: etree._Element | None = None) -> etree._Element:
+    """An eb:Messaging element (mustUnderstand, wsu:Id) for `msg`."""
+    from as4._xml import WSU
+
+    prefix = "S12" if soap_ns.endswith("soap-envelope") else "S11"
+    messaging = etree.Element(qname(EB, "Messaging"), nsmap={"eb": EB, prefix: soap_ns, "wsu": WSU})
+    messaging.set(qname(soap_ns, "mustUnderstand"), "true")
+    messaging.set(WSU_ID, messaging_id)
+    if isinstance(msg, UserMessage):
+        um = _sub(messaging, EB, "UserMessage", mpc=msg.mpc)
+        info = _sub(um, EB, "MessageInfo")
+        _sub(info, EB, "Timestamp", format_timestamp(msg.timestamp))
+        _sub(info, EB, "MessageId", msg.message_id)
+        if msg.ref_to_message_id:
+            _sub(info, EB, "RefToMessageId", msg.ref_to_message_id)
+        party_info = _sub(um, EB, "PartyInfo")
+        for tag, party in (("From", msg.from_party), ("To", msg.to_party)):
+            el = _sub(party_info, EB, tag)
+            _sub(el, EB, "PartyId", party.party_id, type=party.party_id_type)
+            _sub(el, EB, "Role", party.role)
+        collab = _sub(um, EB, "CollaborationInfo")
+        if msg.agreement_ref is not None:
+            _sub(collab, EB, "AgreementRef", msg.agreement_ref, type=msg.agreement_ref_type, pmode=msg.agreement_pmode)
+        _sub(collab, EB, "Service", msg.service, type=msg.service_type)
+        _sub(collab, EB, "Action", msg.action)
+        _sub(collab, EB, "ConversationId", msg.conversation_id)
+        if msg.properties:
+            props = _sub(um, EB, "MessageProperties")
+            for p in msg.properties:
+                _sub(props, EB, "Property", p.value, name=p.name, type=p.type)
+        if msg.parts:
+            payload = _sub(um, EB, "PayloadInfo")
+            for part in msg.parts:
+                pi = _sub(payload, EB, "PartInfo", href="cid:" + part.href)
+                if part.properties:
+                    pp = _sub(pi, EB, "PartProperties")
+                    for p in part.properties:
+                        _sub(pp, EB, "Property", p.value, name=p.name)
+        return messaging
+    sm = _sub(messaging, EB, "SignalMessage")
+    info = _sub(sm, EB, "MessageInfo")
+    _sub(info, EB, "Timestamp", format_timestamp(msg.timestamp))
+    _sub(info, EB, "MessageId", msg.message_id)
+    if msg.ref_to_message_id:
+        _sub(info, EB, "RefToMessageId", msg.ref_to_message_id)
+    if msg.receipt is not None:
+        receipt = _sub(sm, EB, "Receipt")
+        nri = etree.SubElement(receipt, qname(EBBP, "NonRepudiationInformation"), nsmap={"ebbp": EBBP})
+        for ref in msg.receipt.references:
+            part = _sub(nri, EBBP, "MessagePartNRInformation")
+            _render_reference(part, ref)
+    if msg.error is not None:
+        for item in msg.error.errors:
+            e = _sub(sm, EB, "Error", category=item.category, errorCode=item.code, origin=item.origin,
+                     refToMessageInError=item.ref_to_message_in_error, severity=item.severity,
+                     shortDescription=item.short_description)
+            if item.description:
+                d = _sub(e, EB, "Description", item.description)
+                d.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+            if item.detail:
+                _sub(e, EB, "ErrorDetail", item.detail)
+    return messaging
+
+
+def _render_reference(parent: etree._Element, ref: NrReference) -> None:
+    import base64
+
+    r = etree.SubElement(parent, qname(DS, "Reference"), {"URI": ref.uri}, nsmap={"ds": DS})
+    if ref.transforms:
+        ts = _sub(r, DS, "Transforms")
+        for alg in ref.transforms:
+            _sub(ts, DS, "Transform", Algorithm=alg)
+    _sub(r, DS, "DigestMethod", Algorithm=ref.digest_method)
+    _sub(r, DS, "DigestValue", base64.b64encode(ref.digest_value).decode())

@@ -1,0 +1,91 @@
+"""Just enough of the SBDH to route and cross-check a message, read in a streaming pass.
+
+The receiver must compare originalSender / finalRecipient with the SBDH
+(protocol.md §1.7) and key duplicates on the InstanceIdentifier, but a 100 MB
+SBD should not be parsed into a tree for that. `read_sbdh` stops at the end of
+the StandardBusinessDocumentHeader. Full SBD parsing and validation belongs
+to `ubl.parse_sbd`; the receiver calls it for documents small enough to hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from as4.blob import Blob
+from as4.errors import As4Error, EbmsError
+
+__all__ = ["SbdhInfo", "read_sbdh"]
+
+SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+_H = f"{{{SBDH_NS}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class SbdhInfo:
+    sender: str                 # "scheme::value" as written (Authority::Identifier)
+    receiver: str
+    instance_identifier: str
+    document_type_id: str | None = None   # "scheme::value"
+    process_id: str | None = None
+    country_c1: str | None = None
+
+
+def _err(detail: str) -> As4Error:
+    # Peppol AS4 2.0.3 §1.7 / phase4: a payload that is not a valid Peppol SBD is EBMS:0004 Other.
+    return As4Error(EbmsError.OTHER, detail)
+
+
+def read_sbdh(blob: Blob) -> SbdhInfo:
+    """Parse the SBDH at the start of `blob`; raise `As4Error(EBMS:0004)` if it is not one."""
+    head = blob.head(65536)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise _err("the SBD has a DOCTYPE; DTDs and entities are refused")
+    fields: dict[str, str] = {}
+    scopes: dict[str, tuple[str, str | None]] = {}
+    try:
+        events = etree.iterparse(blob.open(), events=("end",), resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False, remove_blank_text=False)
+        root_seen = False
+        for _event, el in events:
+            tag = el.tag
+            if not isinstance(tag, str):
+                continue
+            if tag == _H + "Sender":
+                ident = el.find(_H + "Identifier")
+                if ident is not None:
+                    fields["sender"] = f"{ident.get('Authority', '')}::{(ident.text or '').strip()}"
+            elif tag == _H + "Receiver":
+                ident = el.find(_H + "Identifier")
+                if ident is not None:
+                    fields["receiver"] = f"{ident.get('Authority', '')}::{(ident.text or '').strip()}"
+            elif tag == _H + "DocumentIdentification":
+                iid = el.find(_H + "InstanceIdentifier")
+                if iid is not None:
+                    fields["instance"] = (iid.text or "").strip()
+            elif tag == _H + "Scope":
+                typ = (el.findtext(_H + "Type") or "").strip()
+                val = (el.findtext(_H + "InstanceIdentifier") or "").strip()
+                scheme = el.findtext(_H + "Identifier")
+                scopes[typ] = (val, scheme.strip() if scheme else None)
+            elif tag == _H + "StandardBusinessDocumentHeader":
+                root_seen = True
+                break
+        if not root_seen:
+            raise _err("the first payload is not a Standard Business Document (no SBDH)")
+    except etree.XMLSyntaxError as exc:
+        raise _err(f"the SBD is not well-formed XML: {exc}") from None
+    for key in ("sender", "receiver", "instance"):
+        if not fields.get(key) or fields[key].endswith("::"):
+            raise _err(f"the SBDH lacks its {key}")
+
+    def scoped(name: str, default_scheme: str) -> str | None:
+        if name not in scopes:
+            return None
+        val, scheme = scopes[name]
+        return f"{scheme or default_scheme}::{val}"
+
+    country = scopes.get("COUNTRY_C1", (None, None))[0]
+    return SbdhInfo(fields["sender"], fields["receiver"], fields["instance"],
+                    scoped("DOCUMENTID", "busdox-docid-qns"), scoped("PROCESSID", "cenbii-procid-ubl"), country)
