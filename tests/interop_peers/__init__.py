@@ -1,0 +1,1 @@
+"""Drivers for independent AS4 implementations (PyPI `as4`, `peppol-py`), run in their own venv."""
