@@ -23,11 +23,15 @@ from .errors import (
     SmlTransportError,
     UnauthorizedFault,
 )
+from .client import SmlClient, mtls_context
 from .dns import lookup_smp_url, query_naptr
 from .dnsserver import DnsServer
 from .local import LocalSml, ParticipantPage, ZonePublisher, certificate_owner, dns_label, new_migration_key
 from .names import Zone, bdxl_name, cname_name, legacy_cname_name, naptr_label, naptr_name
 from .naptr import NaptrRecord, select_smp_url
+from .https import HttpsServer
+from .server import create_sml_app, peer_certificate
+from .soap import SmpInfo
 from .store import MemorySmlStore, ParticipantRecord, SmlStore, SmpRecord
 
 __all__ = [
@@ -55,6 +59,12 @@ __all__ = [
     "lookup_smp_url",
     "query_naptr",
     "DnsServer",
+    "SmlClient",
+    "mtls_context",
+    "SmpInfo",
+    "create_sml_app",
+    "peer_certificate",
+    "HttpsServer",
     "LocalSml",
     "ParticipantPage",
     "ZonePublisher",
