@@ -1,1 +1,73 @@
-"""TODO"""
+"""The sharing domain: who may see which organisation's Peppol connections and why.
+
+Accountants share a client's two Peppol connections by invite link (product.md
+W5), send authorisation requests (W3) that create partnerships, and manage
+rights per organisation (W2). This package holds the pure rules (state tables,
+tokens, passwords, policies, emails); the node (`accesspoint`) stores rows and
+sends mail through what it passes in. It never imports `accesspoint`.
+"""
+
+from ._states import (
+    TRANSITIONS,
+    InvitationState,
+    MembershipState,
+    PartnershipState,
+    RequestState,
+    ShareState,
+    check_transition,
+)
+from .errors import (
+    InvalidInput,
+    InvalidTransition,
+    InviteForOtherAddress,
+    InviteInvalid,
+    NotAllowed,
+    RateLimited,
+    ShareError,
+    ShareErrorCode,
+)
+from .messages import (
+    InviteMail,
+    Mailer,
+    build_invite_mail,
+    build_outcome_mail,
+    build_request_mail,
+    build_verification_mail,
+)
+from .passwords import MIN_PASSWORD_LENGTH, PasswordHasher, check_password_strength
+from .policy import (
+    ALL_RIGHTS,
+    CONNECTION_KINDS,
+    CONNECTION_LABELS,
+    DEFAULT_INVITE_TTL_DAYS,
+    DEFAULT_RIGHTS,
+    PAYERS,
+    RATE_LIMITS,
+    REMINDER_DAYS,
+    Onboarding,
+    RateLimit,
+    ShareDisplay,
+    check_invited_email,
+    invite_ttl,
+    normalise_email,
+    onboarding,
+    parse_rights,
+    reminder_due,
+    share_display,
+)
+from .tokens import TOKEN_BYTES, hash_token, mint_token, tokens_equal
+
+__all__ = [
+    "ShareError", "ShareErrorCode", "InvalidTransition", "InviteInvalid", "InviteForOtherAddress",
+    "NotAllowed", "RateLimited", "InvalidInput",
+    "InvitationState", "ShareState", "RequestState", "PartnershipState", "MembershipState",
+    "TRANSITIONS", "check_transition",
+    "TOKEN_BYTES", "mint_token", "hash_token", "tokens_equal",
+    "PasswordHasher", "MIN_PASSWORD_LENGTH", "check_password_strength",
+    "normalise_email", "DEFAULT_INVITE_TTL_DAYS", "invite_ttl", "REMINDER_DAYS", "reminder_due",
+    "CONNECTION_KINDS", "CONNECTION_LABELS", "ALL_RIGHTS", "DEFAULT_RIGHTS", "parse_rights",
+    "Onboarding", "onboarding", "ShareDisplay", "share_display", "check_invited_email",
+    "RateLimit", "RATE_LIMITS", "PAYERS",
+    "Mailer", "InviteMail", "build_invite_mail", "build_request_mail", "build_verification_mail",
+    "build_outcome_mail",
+]

@@ -1,0 +1,36 @@
+"""Who acts, from where and when; and the services an action may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+import shares
+
+__all__ = ["Context", "Services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The request's facts: the clock reading and client details recorded in audit events."""
+
+    now: datetime
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the sharing workflows need from the node (built once by the web layer or scheduler)."""
+
+    sessions: sessionmaker[Session]
+    mailer: shares.Mailer
+    base_url: str
+    node_name: str = "peppol-node"
+    invite_ttl_days: int = shares.DEFAULT_INVITE_TTL_DAYS
+    hasher: shares.PasswordHasher = field(default_factory=shares.PasswordHasher)
+
+    def link(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
