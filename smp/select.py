@@ -50,11 +50,12 @@ def select_endpoint(
             return endpoint
         reasons.append((reason, endpoint))
     reason, endpoint = min(reasons, key=lambda r: _REASON_ORDER.index(r[0]))
-    detail = {
-        NoEndpointReason.NOT_YET_ACTIVE: f"is not active before {endpoint.activation:%Y-%m-%d %H:%M}Z",
-        NoEndpointReason.EXPIRED: f"expired on {endpoint.expiration:%Y-%m-%d %H:%M}Z",
-        NoEndpointReason.INVALID_DATES: "expires before it is activated",
-    }[reason]
+    if reason is NoEndpointReason.NOT_YET_ACTIVE:
+        detail = f"is not active before {endpoint.activation:%Y-%m-%d %H:%M}Z"
+    elif reason is NoEndpointReason.EXPIRED:
+        detail = f"expired on {endpoint.expiration:%Y-%m-%d %H:%M}Z"
+    else:
+        detail = "expires before it is activated"
     raise NoEndpoint(reason, f"the {transport_profile} endpoint {endpoint.address} {detail}")
 
 
