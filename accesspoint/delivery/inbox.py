@@ -1,0 +1,255 @@
+"""Inbound: what the AS4 receiver accepted, stored and routed (issue 6 "Inbound", product.md W9).
+
+The AS4 endpoint calls `Inbox.accept` after it has verified and decrypted a
+UserMessage and *before* it answers with a receipt, so an acknowledged message
+is always durable. Routing is by the SBDH receiver (= finalRecipient): the
+organisation holding that participant id with receiving switched on gets the
+document in its "Peppol - purchase invoices" connection. Anyone else is
+`NotServiced` (the endpoint answers EBMS:0004 PEPPOL:NOT_SERVICED).
+
+Duplicates are idempotent (protocol.md §1.8): the same AS4 MessageId, or the
+same SBDH InstanceIdentifier from the same sender, is not stored twice; the
+caller answers with the receipt it gave the first time.
+
+Message Level Status: an incoming MLS updates the outbox entry it refers to;
+for an incoming business document we queue the MLS its envelope asks for
+(MLS_TYPE ALWAYS_SEND: positive `AP`; negative `RE` always, when we reject it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+import ubl
+from accesspoint import mls
+from accesspoint.db.tables.documents import Document, InboundMessage, OutboxEntry, Transaction
+from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
+
+from ._xml import XmlRejected, parse_xml
+from .errors import NotServiced
+from .outbox import record_transition
+from .routing import AS4_TRANSPORT_PROFILE
+from .states import State
+
+__all__ = ["Inbox", "Accepted"]
+
+log = logging.getLogger("accesspoint.inbound")
+_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+_NS = {"cac": _CAC, "cbc": _CBC}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    #: The stored document's public id (None for an MLS, which updates an outbox entry instead).
+    document_id: str | None
+    duplicate: bool
+    #: For a duplicate: the receipt we sent the first time, if it was recorded.
+    receipt: bytes | None = None
+    #: For an MLS: the outbox entry it updated.
+    outbox_entry_id: str | None = None
+
+
+def _buyer_facts(payload: bytes) -> tuple[str, str, str]:
+    """(number, issue date, C4 country) from a UBL business document; blanks when unknown."""
+    try:
+        root = parse_xml(payload)
+    except XmlRejected:
+        return "", "", "ZZ"
+
+    def text(path: str) -> str:
+        el = root.find(path, _NS)
+        return (el.text or "").strip() if el is not None else ""
+
+    country = text("cac:AccountingCustomerParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode")
+    return text("cbc:ID"), text("cbc:IssueDate")[:10], country.upper() if len(country) == 2 else "ZZ"
+
+
+class Inbox:
+    def __init__(self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime], seat_id: str,
+                 validator: Callable[[bytes], Sequence[str]] | None = None) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.seat_id = seat_id
+        self.validator = validator
+
+    def receiving_organisation(self, participant_id: ubl.ParticipantId) -> int | None:
+        with self.sessions() as session:
+            return self._organisation(session, participant_id)
+
+    @staticmethod
+    def _organisation(session: Session, pid: ubl.ParticipantId) -> int | None:
+        return session.scalar(
+            sa.select(Organisation.id)
+            .join(OrganisationIdentifier, OrganisationIdentifier.organisation_id == Organisation.id)
+            .where(OrganisationIdentifier.scheme == pid.scheme, OrganisationIdentifier.value == pid.value,
+                   Organisation.peppol_receive.is_(True))
+        )
+
+    def is_serviced(self, participant_id: ubl.ParticipantId, document_type_id: ubl.DocumentTypeId | None = None) -> bool:
+        """Whether this node takes messages for `participant_id` (MLS go to the node itself)."""
+        if document_type_id == mls.MLS_DOCUMENT_TYPE and self._is_our_spis(participant_id):
+            return True
+        return self.receiving_organisation(participant_id) is not None
+
+    def _is_our_spis(self, pid: ubl.ParticipantId) -> bool:
+        try:
+            return pid.value == f"0242:{mls.spid_for_seat(self.seat_id)}"
+        except ValueError:
+            return False
+
+    def accept(self, sbd: ubl.StandardBusinessDocument, *, as4_message_id: str, sender_seat_id: str,
+               receipt: bytes | None = None) -> Accepted:
+        """Store one received message durably. Raises `NotServiced` for a receiver we do not serve."""
+        now = self.clock()
+        with self.sessions() as session:
+            seen = session.scalars(sa.select(InboundMessage).where(InboundMessage.as4_message_id == as4_message_id)).first()
+            if seen is not None:
+                doc_id = session.scalar(sa.select(Document.public_id).where(Document.id == seen.document_id)) \
+                    if seen.document_id else None
+                return Accepted(doc_id, duplicate=True, receipt=seen.receipt)
+            if sbd.document_type_id == mls.MLS_DOCUMENT_TYPE:
+                if not self._is_our_spis(sbd.receiver) and self._organisation(session, sbd.receiver) is None:
+                    raise NotServiced(str(sbd.receiver))
+                result = self._accept_mls(session, sbd, now)
+                org_doc = None
+            else:
+                org = self._organisation(session, sbd.receiver)
+                if org is None:
+                    raise NotServiced(str(sbd.receiver))
+                result, org_doc = self._accept_document(session, sbd, org, sender_seat_id, now)
+            session.add(InboundMessage(as4_message_id=as4_message_id, instance_identifier=sbd.instance_identifier,
+                                       sender_seat_id=sender_seat_id, document_id=org_doc, receipt=receipt,
+                                       received_at=now))
+            if not result.duplicate:
+                number, date, c4 = _buyer_facts(sbd.payload)
+                session.add(Transaction(
+                    at=now, direction="in", kind="mls" if sbd.document_type_id == mls.MLS_DOCUMENT_TYPE else "business",
+                    other_seat_id=sender_seat_id, document_type_id=str(sbd.document_type_id),
+                    process_id=str(sbd.process_id), transport_profile=AS4_TRANSPORT_PROFILE,
+                    end_user_id=str(sbd.receiver), c1_country=sbd.country_c1, c4_country=c4,
+                    instance_identifier=sbd.instance_identifier,
+                ))
+            try:
+                session.commit()
+            except sa.exc.IntegrityError:
+                # The same MessageId arrived twice at once (two workers of a sender, or two of our
+                # processes): the other copy won; answer as a duplicate.
+                session.rollback()
+                return self.accept(sbd, as4_message_id=as4_message_id, sender_seat_id=sender_seat_id, receipt=receipt)
+            return result
+
+    def record_receipt(self, as4_message_id: str, receipt: bytes) -> None:
+        """Keep the receipt we answered with, so a duplicate gets the very same one."""
+        with self.sessions.begin() as session:
+            session.execute(sa.update(InboundMessage).where(InboundMessage.as4_message_id == as4_message_id)
+                            .values(receipt=receipt))
+
+    # -- business documents -----------------------------------------------------------------------
+    def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int, sender_seat_id: str,
+                         now: datetime) -> tuple[Accepted, int | None]:
+        existing = session.scalars(sa.select(Document).where(
+            Document.direction == "in", Document.instance_identifier == sbd.instance_identifier,
+            Document.sender_id == str(sbd.sender))).first()
+        if existing is not None:
+            return Accepted(existing.public_id, duplicate=True), existing.id
+        number, date, _ = _buyer_facts(sbd.payload)
+        key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
+        duplicate_key = hashlib.sha256(key_source.encode()).hexdigest()
+        fatal = tuple(self.validator(sbd.payload)) if self.validator is not None else ()
+        same = session.scalars(sa.select(Document).where(
+            Document.organisation_id == org, Document.direction == "in", Document.duplicate_key == duplicate_key)).first()
+        if same is not None:
+            # The same invoice again under a new envelope (W9: not forwarded twice).
+            return Accepted(same.public_id, duplicate=True), same.id
+        if fatal:
+            self._queue_mls(session, sbd, org, mls.ResponseCode.REJECTED, now, fatal)
+            return Accepted(None, duplicate=False), None
+        doc = Document(
+            public_id=str(uuid.uuid4()), organisation_id=org, direction="in", connection="peppol_purchase",
+            sender_id=str(sbd.sender), receiver_id=str(sbd.receiver), document_type_id=str(sbd.document_type_id),
+            process_id=str(sbd.process_id), instance_identifier=sbd.instance_identifier, number=number,
+            issue_date=date, country_c1=sbd.country_c1, duplicate_key=duplicate_key, content=sbd.payload,
+            created_at=now,
+        )
+        session.add(doc)
+        session.flush()
+        if sbd.mls_type is ubl.MlsType.ALWAYS_SEND:
+            self._queue_mls(session, sbd, org, mls.ResponseCode.ACCEPTED, now)
+        return Accepted(doc.public_id, duplicate=False), doc.id
+
+    def _queue_mls(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int, code: mls.ResponseCode,
+                   now: datetime, fatal: Sequence[str] = ()) -> None:
+        """Queue the MLS for `sbd` to the sender's SPIS participant (MLS_TO)."""
+        if sbd.mls_to is None:
+            log.info("no MLS_TO in %s: no MLS sent", sbd.instance_identifier)
+            return
+        try:
+            our_spid = mls.spid_for_seat(self.seat_id)
+        except ValueError:
+            log.warning("seat id %r has no SPID: no MLS sent", self.seat_id)
+            return
+        lines = tuple(mls.MlsLine(f"Validation gives error [{rule}]", mls.StatusReason.BUSINESS_RULE_FATAL)
+                      for rule in fatal)
+        status = mls.MessageLevelStatus(
+            id=str(uuid.uuid4()), issued_at=now, sender_spid=our_spid,
+            receiver_spid=sbd.mls_to.value.partition(":")[2], response_code=code,
+            ref_instance_identifier=sbd.instance_identifier,
+            description="Rejected: the document breaks fatal business rules" if fatal else None, lines=lines,
+        )
+        content = mls.build_mls(status)
+        doc = Document(
+            public_id=str(uuid.uuid4()), organisation_id=org, direction="out", connection="mls",
+            sender_id=f"iso6523-actorid-upis::0242:{our_spid}", receiver_id=str(sbd.mls_to),
+            document_type_id=str(mls.MLS_DOCUMENT_TYPE), process_id=str(mls.MLS_PROCESS),
+            instance_identifier=str(uuid.uuid4()), number=status.id, issue_date=now.date().isoformat(),
+            country_c1=sbd.country_c1, duplicate_key=hashlib.sha256(f"mls\x1f{sbd.instance_identifier}".encode()).hexdigest(),
+            content=content, created_at=now,
+        )
+        session.add(doc)
+        entry = OutboxEntry(public_id=str(uuid.uuid4()), document=doc, kind="mls", state=State.CREATED.value,
+                            attempts=0, resends=0, next_attempt_at=now, created_at=now, updated_at=now)
+        session.add(entry)
+        session.flush()
+        record_transition(session, entry, None, at=now, action="submitted",
+                          detail=f"MLS {code.value} for {sbd.instance_identifier}")
+
+    # -- MLS received ------------------------------------------------------------------------------
+    def _accept_mls(self, session: Session, sbd: ubl.StandardBusinessDocument, now: datetime) -> Accepted:
+        try:
+            status = mls.parse_mls(sbd.payload)
+        except mls.MlsError as exc:
+            log.warning("unreadable MLS %s: %s", sbd.instance_identifier, exc)
+            return Accepted(None, duplicate=False)
+        entry = session.scalars(
+            sa.select(OutboxEntry).join(Document)
+            .where(Document.instance_identifier == status.ref_instance_identifier, Document.direction == "out",
+                   OutboxEntry.kind == "document")
+            .order_by(OutboxEntry.id.desc())
+        ).first()
+        if entry is None:
+            log.warning("MLS for unknown message %s", status.ref_instance_identifier)
+            return Accepted(None, duplicate=False)
+        entry.mls_status = status.response_code.value
+        detail = f"MLS {status.response_code.value}"
+        if status.description:
+            detail += f": {status.description}"
+        detail += "".join(f"; [{line.reason.value}] {line.description}" for line in status.lines)
+        current = State(entry.state)
+        if not status.positive and current in (State.SENT, State.DELIVERED):
+            entry.error_code, entry.error_detail = "mls:RE", detail
+            record_transition(session, entry, State.FAILED, at=now, action="mls", detail=detail)
+        elif status.positive and current is State.SENT and entry.channel == "peppol":
+            entry.delivered_at = now
+            record_transition(session, entry, State.DELIVERED, at=now, action="mls", detail=detail)
+        else:
+            record_transition(session, entry, None, at=now, action="mls", detail=detail)
+        return Accepted(None, duplicate=False, outbox_entry_id=entry.public_id)

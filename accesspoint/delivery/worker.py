@@ -1,0 +1,443 @@
+"""Delivery workers: the database is the queue.
+
+A worker claims due outbox entries (`next_attempt_at <= now`, no live lease)
+with one UPDATE whose candidate subquery is `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so concurrent workers in any number of `serve` processes never get
+the same row; on SQLite the database has a single writer, which makes the same
+UPDATE atomic. The claim is a lease (`claimed_by` token + `lease_until`): the
+network work happens outside any transaction, and the result is written only
+if the lease is still ours. A worker that dies leaves its entries to be
+claimed again when the lease runs out. AS4 resends keep the MessageId, so a
+receiver that already has the message answers as for a duplicate.
+
+Each attempt re-runs route selection (W8.2): internal, Peppol, then email or
+`needs_email`. Transient failures back off exponentially; permanent ones
+(ebMS Failure errors, SMTP 5xx, no route) fail the entry with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+import ubl
+from accesspoint.db.tables.documents import Document, OutboxEntry, Transaction
+from accesspoint.mail import MailError, Mailer
+
+from .facts import read_outgoing
+from .outbox import candidates_for, record_transition, utc
+from .routing import AS4_TRANSPORT_PROFILE, Channel, LookupUnavailable, PeppolEndpoint, Route, Router
+from .states import State
+from .transport import As4Request, As4SendError, As4Transport
+
+__all__ = ["DeliveryWorker", "RetryPolicy", "Claim"]
+
+log = logging.getLogger("accesspoint.delivery")
+
+#: Renders a UBL document as PDF for the email fallback (ubl's renderer); None = no PDF.
+PdfRenderer = Callable[[bytes], bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(seconds=10)
+    factor: float = 2.0
+    max_delay: timedelta = timedelta(hours=1)
+    #: Longer than the AS4 response timeout (120 s, protocol.md §1.8), so a slow but
+    #: live send never loses its lease to another worker.
+    lease: timedelta = timedelta(minutes=5)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait after the `attempts`-th failed attempt (1-based)."""
+        seconds = self.first_delay.total_seconds() * self.factor ** max(0, attempts - 1)
+        return timedelta(seconds=min(seconds, self.max_delay.total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    entry_id: int
+    token: str
+
+
+@dataclass
+class _Work:
+    """What one attempt needs, copied out of the session that claimed it."""
+
+    claim: Claim
+    public_id: str
+    kind: str
+    state: State
+    email: str | None
+    attempts: int
+    resends: int
+    document_id: int
+    receiver_id: str
+    sender_id: str
+    document_type_id: str
+    process_id: str
+    instance_identifier: str
+    country_c1: str
+    content: bytes
+    created_at: datetime
+    number: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class DeliveryWorker:
+    """Claims and delivers outbox entries; run several per process and several processes per database."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        router: Router,
+        clock: Callable[[], datetime],
+        seat_id: str,
+        as4: As4Transport | None = None,
+        mailer: Mailer | None = None,
+        link_base_url: str = "",
+        issue_link: Callable[[str], str] | None = None,
+        render_pdf: PdfRenderer | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        worker_id: str | None = None,
+        batch_size: int = 20,
+        mls_to: ubl.ParticipantId | None = None,
+        mls_type: ubl.MlsType | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.router = router
+        self.clock = clock
+        self.seat_id = seat_id
+        self.as4 = as4
+        self.mailer = mailer
+        self.link_base_url = link_base_url.rstrip("/")
+        self.issue_link = issue_link
+        self.render_pdf = render_pdf
+        self.policy = policy
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size
+        self.mls_to = mls_to
+        self.mls_type = mls_type
+        self._wake = asyncio.Event()
+        self.is_postgres = sessions.kw["bind"].dialect.name == "postgresql"
+
+    # -- the loop ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (after a submit)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, poll_interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # a worker must survive a database hiccup; the next poll retries
+                log.exception("delivery worker %s: iteration failed", self.worker_id)
+                done = 0
+            if done:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many entries were worked on."""
+        claims = await asyncio.to_thread(self.claim, self.batch_size)
+        if claims:
+            await asyncio.gather(*(self.process(c) for c in claims))
+        return len(claims)
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Work until nothing is due (tests and the CLI); returns the number of attempts made."""
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.run_once()
+            if not n:
+                break
+            total += n
+        return total
+
+    # -- claiming ---------------------------------------------------------------------------
+    def claim(self, limit: int) -> list[Claim]:
+        now = self.clock()
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        due = (
+            sa.select(OutboxEntry.id)
+            .where(OutboxEntry.next_attempt_at.is_not(None), OutboxEntry.next_attempt_at <= now)
+            .where(sa.or_(OutboxEntry.lease_until.is_(None), OutboxEntry.lease_until < now))
+            .order_by(OutboxEntry.next_attempt_at, OutboxEntry.id)
+            .limit(limit)
+        )
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(OutboxEntry)
+            .where(OutboxEntry.id.in_(due.scalar_subquery()))
+            .values(claimed_by=token, lease_until=now + self.policy.lease)
+            .returning(OutboxEntry.id)
+            .execution_options(synchronize_session=False)
+        )
+        with self.sessions.begin() as session:
+            ids = list(session.scalars(stmt))
+        return [Claim(i, token) for i in ids]
+
+    def _load(self, claim: Claim) -> _Work | None:
+        with self.sessions() as session:
+            entry = session.get(OutboxEntry, claim.entry_id)
+            if entry is None or entry.claimed_by != claim.token:
+                return None
+            doc = entry.document
+            return _Work(
+                claim=claim, public_id=entry.public_id, kind=entry.kind, state=State(entry.state),
+                email=entry.email, attempts=entry.attempts, resends=entry.resends, document_id=doc.id,
+                receiver_id=doc.receiver_id, sender_id=doc.sender_id, document_type_id=doc.document_type_id,
+                process_id=doc.process_id, instance_identifier=doc.instance_identifier,
+                country_c1=doc.country_c1, content=doc.content, created_at=utc(doc.created_at),
+                number=doc.number,
+            )
+
+    def _finish(self, claim: Claim, apply: Callable[[Session, OutboxEntry, datetime], None]) -> bool:
+        """Write an attempt's outcome, only if our lease still holds; always releases it."""
+        with self.sessions() as session:
+            query = sa.select(OutboxEntry).where(OutboxEntry.id == claim.entry_id,
+                                                 OutboxEntry.claimed_by == claim.token)
+            if self.is_postgres:
+                query = query.with_for_update()
+            entry = session.scalars(query).first()
+            if entry is None:
+                log.warning("delivery worker %s lost the lease on entry %s", self.worker_id, claim.entry_id)
+                return False
+            apply(session, entry, self.clock())
+            entry.claimed_by = None
+            entry.lease_until = None
+            session.commit()
+            return True
+
+    # -- one attempt ------------------------------------------------------------------------------
+    async def process(self, claim: Claim) -> None:
+        work = await asyncio.to_thread(self._load, claim)
+        if work is None:
+            return
+        try:
+            await self._attempt(work)
+        except Exception as exc:  # never leave an entry claimed because of a bug in one attempt
+            log.exception("delivery of %s failed unexpectedly", work.public_id)
+            await asyncio.to_thread(self._finish, claim, self._retry_or_fail(work, "internal-error", repr(exc)))
+
+    async def _attempt(self, work: _Work) -> None:
+        facts = read_outgoing(work.content) if work.kind == "document" else None
+        receiver = ubl.ParticipantId.parse(work.receiver_id)
+        candidates = candidates_for(work.receiver_id, facts) if facts else (receiver,)
+        doctype = ubl.DocumentTypeId.parse(work.document_type_id)
+        process = ubl.ProcessId.parse(work.process_id)
+        is_doc = work.kind == "document"
+        try:
+            route = await self.router.choose(candidates, doctype, process, email=work.email,
+                                             allow_internal=is_doc, allow_email=is_doc)
+        except LookupUnavailable as exc:
+            await asyncio.to_thread(self._finish, work.claim, self._retry_or_fail(work, "lookup-unavailable", str(exc)))
+            return
+        if route is None:
+            if is_doc:
+                await asyncio.to_thread(self._finish, work.claim, self._needs_email(work))
+            else:
+                await asyncio.to_thread(self._finish, work.claim,
+                                        self._fail(work, "no-route", f"{receiver} has no Peppol endpoint for MLS"))
+            return
+        if route.channel is Channel.INTERNAL:
+            await asyncio.to_thread(self._finish, work.claim, self._deliver_internal(work, route))
+        elif route.channel is Channel.PEPPOL:
+            await self._send_as4(work, route, doctype, process)
+        else:
+            await self._send_email(work, route, facts)
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _routed(self, entry: OutboxEntry, route: Route) -> None:
+        entry.channel = route.channel.value
+        entry.routed_to = route.participant_id
+        entry.endpoint = route.endpoint
+
+    def _retry_or_fail(self, work: _Work, code: str, detail: str) -> Callable[[Session, OutboxEntry, datetime], None]:
+        def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            entry.attempts += 1
+            entry.error_code, entry.error_detail = code, detail
+            if entry.attempts >= self.policy.max_attempts:
+                entry.next_attempt_at = None
+                record_transition(session, entry, State.FAILED, at=now, action="retries-exhausted",
+                                  detail=f"{code}: {detail} (after {entry.attempts} attempts)", worker=self.worker_id)
+            else:
+                entry.next_attempt_at = now + self.policy.delay(entry.attempts)
+                record_transition(session, entry, None, at=now, action="attempt-failed",
+                                  detail=f"{code}: {detail}; next attempt {entry.next_attempt_at.isoformat()}",
+                                  worker=self.worker_id)
+        return apply
+
+    def _fail(self, work: _Work, code: str, detail: str) -> Callable[[Session, OutboxEntry, datetime], None]:
+        def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            entry.attempts += 1
+            entry.error_code, entry.error_detail = code, detail
+            entry.next_attempt_at = None
+            record_transition(session, entry, State.FAILED, at=now, action="failed", detail=f"{code}: {detail}",
+                              worker=self.worker_id)
+        return apply
+
+    def _needs_email(self, work: _Work) -> Callable[[Session, OutboxEntry, datetime], None]:
+        def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            entry.next_attempt_at = None
+            record_transition(session, entry, State.NEEDS_EMAIL, at=now, action="no-route",
+                              detail="not on this node and not on Peppol; an email address is needed",
+                              worker=self.worker_id)
+        return apply
+
+    def _deliver_internal(self, work: _Work, route: Route) -> Callable[[Session, OutboxEntry, datetime], None]:
+        def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            # The inbox copy and the state change commit together, under our lease:
+            # internal delivery happens exactly once.
+            doc = entry.document
+            inbound = Document(
+                public_id=str(uuid.uuid4()), organisation_id=route.organisation_id, direction="in",
+                connection="peppol_purchase", sender_id=doc.sender_id, receiver_id=route.participant_id,
+                document_type_id=doc.document_type_id, process_id=doc.process_id,
+                instance_identifier=doc.instance_identifier, number=doc.number, issue_date=doc.issue_date,
+                country_c1=doc.country_c1, duplicate_key=doc.duplicate_key, content=doc.content, created_at=now,
+            )
+            existing = session.scalars(sa.select(Document).where(
+                Document.organisation_id == route.organisation_id, Document.direction == "in",
+                Document.duplicate_key == doc.duplicate_key)).first()
+            if existing is None:
+                session.add(inbound)
+                session.flush()
+                existing = inbound
+            self._routed(entry, route)
+            entry.attempts += 1
+            entry.next_attempt_at = None
+            entry.receipt = f"internal:{existing.public_id}".encode()
+            entry.delivered_at = now
+            entry.error_code = entry.error_detail = None
+            record_transition(session, entry, State.DELIVERED, at=now, action="delivered",
+                              detail=f"internal delivery to {route.participant_id}", worker=self.worker_id)
+        return apply
+
+    def message_id(self, work: _Work) -> str:
+        """Same across retries of one entry, new for each resend (a resend is a new message)."""
+        return f"{work.public_id}-{work.resends}@{self.seat_id.lower()}.peppol-node"
+
+    async def _send_as4(self, work: _Work, route: Route, doctype: ubl.DocumentTypeId, process: ubl.ProcessId) -> None:
+        if self.as4 is None:
+            await asyncio.to_thread(self._finish, work.claim,
+                                    self._retry_or_fail(work, "no-as4", "this node has no AS4 sender configured"))
+            return
+        receiver = ubl.ParticipantId.parse(route.participant_id or work.receiver_id)
+        sender = ubl.ParticipantId.parse(work.sender_id)
+        sbd = ubl.build_sbd(
+            sender=sender, receiver=receiver, document_type_id=doctype, process_id=process,
+            country_c1=work.country_c1, payload=work.content, creation_time=work.created_at,
+            instance_identifier=work.instance_identifier,
+            mls_to=self.mls_to if work.kind == "document" else None,
+            mls_type=self.mls_type if work.kind == "document" else None,
+        )
+        message_id = self.message_id(work)
+        request = As4Request(message_id=message_id, sbd=sbd,
+                             endpoint=PeppolEndpoint(route.endpoint or "", route.certificate or b""),
+                             sender=sender, receiver=receiver, document_type_id=doctype, process_id=process)
+        started = self.clock()
+        try:
+            outcome = await self.as4.send(request)
+        except As4SendError as exc:
+            if exc.code == "probably-delivered" or (exc.code == "EBMS:4001" and work.attempts > 0):
+                # phase4 answers a resend of a message it has with DuplicateDetected: the
+                # earlier attempt got through and only its receipt was lost (protocol.md §1.8).
+                def dup(session: Session, entry: OutboxEntry, now: datetime) -> None:
+                    self._routed(entry, route)
+                    entry.as4_message_id = message_id
+                    entry.next_attempt_at = None
+                    entry.sent_at = started
+                    record_transition(session, entry, State.SENT, at=started, action="sent",
+                                      detail="receiver reports a duplicate; delivered without receipt, MLS will confirm",
+                                      worker=self.worker_id)
+                await asyncio.to_thread(self._finish, work.claim, dup)
+            elif exc.permanent:
+                await asyncio.to_thread(self._finish, work.claim, self._fail(work, exc.code, exc.detail))
+            else:
+                await asyncio.to_thread(self._finish, work.claim, self._retry_or_fail(work, exc.code, exc.detail))
+            return
+
+        def delivered(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            self._routed(entry, route)
+            entry.attempts += 1
+            entry.as4_message_id = message_id
+            entry.receipt = outcome.receipt
+            entry.remote_seat_id = outcome.remote_seat_id
+            entry.sent_at, entry.delivered_at = started, now
+            entry.next_attempt_at = None
+            entry.error_code = entry.error_detail = None
+            record_transition(session, entry, State.SENT, at=started, action="sent",
+                              detail=f"AS4 {message_id} to {route.endpoint}", worker=self.worker_id)
+            record_transition(session, entry, State.DELIVERED, at=now, action="delivered",
+                              detail=f"signed receipt from {outcome.remote_seat_id}", worker=self.worker_id)
+            session.add(Transaction(
+                at=now, direction="out", kind="business" if entry.kind == "document" else entry.kind,
+                other_seat_id=outcome.remote_seat_id, document_type_id=work.document_type_id,
+                process_id=work.process_id, transport_profile=AS4_TRANSPORT_PROFILE, end_user_id=work.sender_id,
+                c1_country=work.country_c1, c4_country=None, instance_identifier=work.instance_identifier,
+            ))
+        await asyncio.to_thread(self._finish, work.claim, delivered)
+
+    async def _send_email(self, work: _Work, route: Route, facts: object) -> None:
+        if self.mailer is None:
+            await asyncio.to_thread(self._finish, work.claim,
+                                    self._retry_or_fail(work, "no-mailer", "this node has no SMTP configured"))
+            return
+        address = route.endpoint or ""
+        message = await asyncio.to_thread(self._email_message, work, address, facts)
+        try:
+            mail_id = await asyncio.to_thread(self.mailer.send, message)
+        except MailError as exc:
+            code = f"smtp:{exc.smtp_code}" if exc.smtp_code else "smtp"
+            outcome = self._fail if exc.permanent else self._retry_or_fail
+            await asyncio.to_thread(self._finish, work.claim, outcome(work, code, str(exc)))
+            return
+
+        def sent(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            self._routed(entry, route)
+            entry.attempts += 1
+            entry.sent_at = now
+            entry.next_attempt_at = None
+            entry.error_code = entry.error_detail = None
+            record_transition(session, entry, State.SENT, at=now, action="sent",
+                              detail=f"email {mail_id} accepted for {address}", worker=self.worker_id)
+        await asyncio.to_thread(self._finish, work.claim, sent)
+
+    def _email_message(self, work: _Work, address: str, facts: object) -> EmailMessage:
+        seller = getattr(facts, "seller_name", "") or work.sender_id
+        kind = ubl.DocumentTypeId.parse(work.document_type_id).local_name or "document"
+        label = {"Invoice": "Invoice", "CreditNote": "Credit note"}.get(kind, kind)
+        message = EmailMessage()
+        message["To"] = address
+        message["Subject"] = f"{label} {work.number} from {seller}"
+        lines = [f"{seller} sent you {label.lower()} {work.number}.", ""]
+        if self.issue_link is not None and self.link_base_url:
+            token = self.issue_link(work.public_id)
+            lines += ["View it online:", f"{self.link_base_url}/d/{token}", ""]
+        lines += ["The e-invoice (UBL XML) is attached" + (" with a PDF copy." if self.render_pdf else "."),
+                  "", "Sent by a Peppol access point because your organisation could not be reached on Peppol."]
+        message.set_content("\n".join(lines))
+        safe_number = "".join(ch for ch in work.number if ch.isalnum() or ch in "-_.") or "document"
+        if self.render_pdf is not None:
+            pdf = self.render_pdf(work.content)
+            if pdf:
+                message.add_attachment(pdf, maintype="application", subtype="pdf",
+                                       filename=f"{kind.lower()}-{safe_number}.pdf")
+        message.add_attachment(work.content, maintype="application", subtype="xml",
+                               filename=f"{kind.lower()}-{safe_number}.xml")
+        return message

@@ -1,0 +1,188 @@
+"""The outbox and its workers on a real database: submit, route, deliver internally or by email."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from accesspoint.config import SmtpSettings
+from accesspoint.db.tables.documents import Document, OutboxEvent
+from accesspoint.delivery import (
+    DeliveryWorker, DocumentRejected, InvalidTransition, Outbox, RetryPolicy, Router, State,
+)
+from accesspoint.delivery.states import TRANSITIONS, check_transition
+from accesspoint.mail import SmtpMailer
+from tests.accesspoint.helpers import (
+    BUYER_HERE, BUYER_NOWHERE, SELLER, Clock, add_organisation, invoice, make_sessions, start_smtp,
+)
+
+
+@pytest.fixture
+def node(database_url):
+    engine, sessions = make_sessions(database_url)
+    clock = Clock()
+    seller = add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    buyer = add_organisation(sessions, "Buyer NV", BUYER_HERE, receive=True)
+    router = Router(sessions, directory=None)
+    outbox = Outbox(sessions, clock=clock, router=router)
+    yield sessions, clock, outbox, router, seller, buyer
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp():
+    controller, sink = start_smtp()
+    yield controller, sink
+    controller.stop()
+
+
+def worker(sessions, router, clock, outbox=None, **kwargs):
+    kwargs.setdefault("policy", RetryPolicy(max_attempts=3))
+    return DeliveryWorker(sessions, router=router, clock=clock, seat_id="PXX000001",
+                          issue_link=outbox.issue_link if outbox else None, **kwargs)
+
+
+def test_every_state_has_a_row_and_wrong_moves_are_refused():
+    assert set(TRANSITIONS) == set(State)
+    with pytest.raises(InvalidTransition):
+        check_transition(State.OPENED, State.CREATED)
+    with pytest.raises(InvalidTransition):
+        check_transition(State.CREATED, State.OPENED)
+
+
+@pytest.mark.db
+def test_submit_queues_a_created_entry_and_a_duplicate_returns_it(node):
+    sessions, clock, outbox, *_ = node
+    first = outbox.submit(invoice("INV-7"))
+    assert not first.duplicate
+    assert first.entry.state is State.CREATED
+    assert [e.action for e in first.entry.events] == ["submitted"]
+    assert first.entry.receiver_id == f"iso6523-actorid-upis::{BUYER_HERE}"
+    again = outbox.submit(invoice("INV-7"))
+    assert again.duplicate and again.entry.id == first.entry.id
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("data, code", [
+    (b"not xml", "not-xml"),
+    (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", "not-xml"),
+    (b"<Invoice xmlns='urn:example'/>", "not-ubl"),
+    (invoice(seller="0088:4000000000008"), "unknown-sender"),
+])
+def test_submit_rejects_what_cannot_be_sent(node, data, code):
+    outbox = node[2]
+    with pytest.raises(DocumentRejected) as info:
+        outbox.submit(data)
+    assert info.value.code == code
+
+
+@pytest.mark.db
+def test_internal_delivery_lands_in_the_buyers_purchase_connection(node):
+    sessions, clock, outbox, router, seller, buyer = node
+    sub = outbox.submit(invoice("INV-1"))
+    w = worker(sessions, router, clock)
+    assert asyncio.run(w.drain()) == 1
+    entry = outbox.get(sub.entry.id)
+    assert entry.state is State.DELIVERED and entry.channel == "internal"
+    assert [(e.from_state, e.to_state) for e in entry.events] == [(None, "created"), ("created", "delivered")]
+    with sessions() as s:
+        inbound = s.scalars(sa.select(Document).where(Document.direction == "in")).one()
+    assert inbound.organisation_id == buyer and inbound.connection == "peppol_purchase"
+    assert inbound.content == invoice("INV-1")
+    # nothing is due any more: a second pass does nothing
+    assert asyncio.run(w.drain()) == 0
+
+
+@pytest.mark.db
+def test_preflight_names_the_route_without_sending(node):
+    sessions, clock, outbox, *_ = node
+    assert asyncio.run(outbox.preflight(invoice("P-1"))).channel == "internal"
+    nowhere = asyncio.run(outbox.preflight(invoice("P-2", buyer=BUYER_NOWHERE)))
+    assert nowhere.channel is None and nowhere.as_json()["channel"] == "needs_email"
+    assert nowhere.suggested_email == "ap@buyer.example"
+    emailed = asyncio.run(outbox.preflight(invoice("P-3", buyer=BUYER_NOWHERE), email="x@buyer.example"))
+    assert emailed.channel == "email"
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 0
+
+
+@pytest.mark.db
+def test_no_route_waits_for_an_email_then_mails_pdf_and_ubl(node, smtp):
+    sessions, clock, outbox, router, *_ = node
+    controller, sink = smtp
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=controller.port, sender="ap@seller.example"))
+    w = worker(sessions, router, clock, outbox, mailer=mailer, link_base_url="https://node.example",
+               render_pdf=lambda ubl: b"%PDF-1.4 test")
+    sub = outbox.submit(invoice("INV-2", buyer=BUYER_NOWHERE))
+    asyncio.run(w.drain())
+    entry = outbox.get(sub.entry.id)
+    assert entry.state is State.NEEDS_EMAIL and entry.suggested_email == "ap@buyer.example"
+    assert sink.messages == []
+    outbox.provide_email(sub.entry.id, "invoices@buyer.example")
+    asyncio.run(w.drain())
+    entry = outbox.get(sub.entry.id)
+    assert entry.state is State.SENT and entry.channel == "email" and entry.endpoint == "invoices@buyer.example"
+    assert [e.to_state for e in entry.events] == ["created", "needs_email", "created", "sent"]
+    (mail,) = sink.messages
+    assert mail["To"] == "invoices@buyer.example" and "INV-2" in mail["Subject"]
+    names = {part.get_filename(): part.get_content_type() for part in mail.walk() if part.get_filename()}
+    assert names == {"invoice-INV-2.pdf": "application/pdf", "invoice-INV-2.xml": "application/xml"}
+    body = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    token = body.split("https://node.example/d/")[1].split()[0]
+    opened, content = outbox.open_link(token)
+    assert opened.state is State.OPENED and content == invoice("INV-2", buyer=BUYER_NOWHERE)
+
+
+@pytest.mark.db
+def test_smtp_5xx_fails_the_entry_4xx_is_retried_with_backoff(node, smtp):
+    sessions, clock, outbox, router, *_ = node
+    controller, sink = smtp
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=controller.port))
+    w = worker(sessions, router, clock, mailer=mailer)
+    sink.reply = "550 5.1.1 mailbox unavailable"
+    perm = outbox.submit(invoice("INV-3", buyer=BUYER_NOWHERE), email="gone@buyer.example")
+    asyncio.run(w.drain())
+    entry = outbox.get(perm.entry.id)
+    assert entry.state is State.FAILED and entry.error_code == "smtp:550"
+
+    sink.reply = "451 4.3.0 try again later"
+    temp = outbox.submit(invoice("INV-4", buyer=BUYER_NOWHERE), email="busy@buyer.example")
+    asyncio.run(w.drain())
+    entry = outbox.get(temp.entry.id)
+    assert entry.state is State.CREATED and entry.error_code == "smtp:451" and entry.attempts == 1
+    assert entry.events[-1].action == "attempt-failed"
+    asyncio.run(w.drain())  # not due yet: the backoff holds it back
+    assert outbox.get(temp.entry.id).attempts == 1
+    sink.reply = None
+    clock.advance(seconds=11)
+    asyncio.run(w.drain())
+    entry = outbox.get(temp.entry.id)
+    assert entry.state is State.SENT and entry.error_code is None and entry.attempts == 2
+    assert len(sink.messages) == 1
+
+
+@pytest.mark.db
+def test_smtp_down_exhausts_retries_then_resend_delivers(node):
+    sessions, clock, outbox, router, *_ = node
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=1, timeout=2))  # nothing listens on port 1
+    w = worker(sessions, router, clock, mailer=mailer)
+    sub = outbox.submit(invoice("INV-5", buyer=BUYER_NOWHERE), email="a@buyer.example")
+    for _ in range(3):
+        asyncio.run(w.drain())
+        clock.advance(hours=1)
+    entry = outbox.get(sub.entry.id)
+    assert entry.state is State.FAILED and entry.events[-1].action == "retries-exhausted"
+    with pytest.raises(DocumentRejected):
+        outbox.provide_email(sub.entry.id, "b@buyer.example")
+    # the buyer turns out to be on this node after all: resend with the corrected id
+    again = outbox.resend(sub.entry.id, receiver=BUYER_HERE)
+    assert again.state is State.CREATED and again.resends == 1
+    asyncio.run(w.drain())
+    assert outbox.get(sub.entry.id).state is State.DELIVERED
+    with sessions() as s:
+        actions = s.scalars(sa.select(OutboxEvent.action).order_by(OutboxEvent.id)).all()
+    assert "resend" in actions
