@@ -30,6 +30,7 @@ from .local import LocalSml, ParticipantPage, ZonePublisher, certificate_owner, 
 from .names import Zone, bdxl_name, cname_name, legacy_cname_name, naptr_label, naptr_name
 from .naptr import NaptrRecord, select_smp_url
 from .https import HttpsServer
+from .rfc2136 import Rfc2136Publisher
 from .server import create_sml_app, peer_certificate
 from .soap import SmpInfo
 from .store import MemorySmlStore, ParticipantRecord, SmlStore, SmpRecord
@@ -65,6 +66,7 @@ __all__ = [
     "create_sml_app",
     "peer_certificate",
     "HttpsServer",
+    "Rfc2136Publisher",
     "LocalSml",
     "ParticipantPage",
     "ZonePublisher",
