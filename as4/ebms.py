@@ -228,7 +228,9 @@ def _user_message(um: etree._Element) -> UserMessage:
                 parts.append(PartInfo("", _properties(pi.find("eb:PartProperties", NS))))
                 continue
             if not href.startswith("cid:"):
-                raise InvalidHeader(f"eb:PartInfo href {href[:80]!r} is not a cid: reference")
+                # `#id`: a SOAP-Body payload (ebMS 3 §5.2.2.13); Peppol refuses it in the profile check
+                parts.append(PartInfo("", _properties(pi.find("eb:PartProperties", NS))))
+                continue
             from as4.mime import normalize_cid
 
             parts.append(PartInfo(normalize_cid(href), _properties(pi.find("eb:PartProperties", NS))))

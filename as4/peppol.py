@@ -56,11 +56,7 @@ def check_payload_parts(um: UserMessage) -> None:
     WrongCompression fixture). A SOAP-body payload is not allowed in Peppol
     because compression only applies to attachments.
     """
-    if not um.parts:
-        raise ValueInconsistent("the UserMessage carries no payload", um.message_id)
     for part in um.parts:
-        if not part.href:
-            raise ValueInconsistent("payload in the SOAP Body; Peppol requires attachments", um.message_id)
         compression = part.property("CompressionType")
         if compression is not None and compression != COMPRESSION_GZIP:
             raise ValueInconsistent(f"CompressionType {compression!r} is not application/gzip", um.message_id)
@@ -98,6 +94,10 @@ def check_user_message(um: UserMessage) -> None:
             raise ValueInconsistent(f"MessageProperty {name} is empty", mid)
     if any(p.name == "trackingIdentifier" for p in um.properties):
         raise ValueInconsistent("trackingIdentifier must not be used", mid)
+    if not um.parts:
+        raise ValueInconsistent("the UserMessage carries no payload", mid)
+    if any(not part.href for part in um.parts):
+        raise ValueInconsistent("payload in the SOAP Body; Peppol requires attachments", mid)
     check_payload_parts(um)
     first = _first_part(um)
     if first.property("CompressionType") != COMPRESSION_GZIP:
