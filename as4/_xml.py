@@ -40,6 +40,12 @@ def _parser() -> etree.XMLParser:
     )
 
 
+def _error(code: EbmsError, detail: str) -> As4Error:
+    from as4.errors import InvalidHeader
+
+    return InvalidHeader(detail) if code is EbmsError.INVALID_HEADER else As4Error(code, detail)
+
+
 def parse_xml(data: bytes, code: EbmsError = EbmsError.INVALID_HEADER, what: str = "SOAP envelope") -> etree._Element:
     """Parse untrusted XML bytes; raise `As4Error(code)` for anything we will not read.
 
@@ -47,19 +53,19 @@ def parse_xml(data: bytes, code: EbmsError = EbmsError.INVALID_HEADER, what: str
     there and refuse: an AS4 message never has one.
     """
     if len(data) > MAX_XML_BYTES:
-        raise As4Error(code, f"{what} is larger than {MAX_XML_BYTES} bytes")
+        raise _error(code, f"{what} is larger than {MAX_XML_BYTES} bytes")
     head = data[:4096].lstrip()
     if b"<!DOCTYPE" in data[:65536] or b"<!ENTITY" in data[:65536] or head.startswith(b"<!DOCTYPE"):
-        raise As4Error(code, f"{what} has a DOCTYPE; DTDs and entities are refused")
+        raise _error(code, f"{what} has a DOCTYPE; DTDs and entities are refused")
     try:
         root = etree.fromstring(data, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise As4Error(code, f"{what} is not well-formed XML: {exc}") from None
+        raise _error(code, f"{what} is not well-formed XML: {exc}") from None
     if root is None:
-        raise As4Error(code, f"{what} is empty")
+        raise _error(code, f"{what} is empty")
     doc = root.getroottree()
     if doc.docinfo.doctype or doc.docinfo.internalDTD is not None:
-        raise As4Error(code, f"{what} has a DOCTYPE; DTDs and entities are refused")
+        raise _error(code, f"{what} has a DOCTYPE; DTDs and entities are refused")
     return root
 
 
