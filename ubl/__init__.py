@@ -22,6 +22,8 @@ from .model import (
     PaymentMeans, PaymentTerms, Period, Price, Quantity, TaxCategory, TaxSubtotal, TaxTotal, build_document,
     parse_document,
 )
+from .rules import DocumentKind, RuleSet, RulesError, discover_rule_sets, install_rules
+from .validation import CheckResult, CheckStatus, Finding, Severity, ValidationReport, Validator
 from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .identifiers import (
     BIS_BILLING_CREDIT_NOTE,
@@ -72,4 +74,6 @@ __all__ = [
     "DeliveryLocation", "Delivery", "CardAccount", "FinancialAccount", "PaymentMandate", "PaymentMeans",
     "PaymentTerms", "TaxCategory", "AllowanceCharge", "TaxSubtotal", "TaxTotal", "MonetaryTotal",
     "ItemProperty", "Item", "Price", "Line",
+    "Validator", "ValidationReport", "Finding", "Severity", "CheckResult", "CheckStatus",
+    "RuleSet", "RulesError", "DocumentKind", "discover_rule_sets", "install_rules",
 ]

@@ -1,0 +1,82 @@
+"""The one Saxon processor of the process, and its cache of compiled stylesheets.
+
+The official Schematron rules ship as XSLT 2.0, which only Saxon runs (libxslt is
+XSLT 1.0). Compiling the CEN stylesheet takes most of a second, running it a few
+milliseconds, so each stylesheet is compiled once per process and kept, keyed by
+path, size and modification time (a reinstalled rule set is picked up).
+
+SaxonC objects are not documented as thread-safe: every call into Saxon holds
+one lock. Documents reach Saxon only after our hardened lxml parser accepted
+them (no DOCTYPE), re-serialised as text, so Saxon's own parser never sees an
+entity declaration.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+__all__ = ["XsltFailed", "compile_stylesheet", "transform"]
+
+
+class XsltFailed(Exception):
+    """Saxon could not compile a stylesheet or run it on a document."""
+
+
+_lock = threading.RLock()
+_processor = None
+_compiler = None
+_compiled: dict[tuple[str, int, int], object] = {}
+
+
+def _saxon() -> tuple[object, object]:
+    global _processor, _compiler
+    if _processor is None:
+        from saxonche import PySaxonProcessor  # imported late: the wheel is large
+
+        _processor = PySaxonProcessor(license=False)
+        _compiler = _processor.new_xslt30_processor()
+    return _processor, _compiler
+
+
+def compile_stylesheet(path: Path) -> object:
+    """The compiled executable for `path`, compiling it on first use."""
+    from saxonche import PySaxonApiError
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _lock:
+        executable = _compiled.get(key)
+        if executable is None:
+            _, compiler = _saxon()
+            try:
+                executable = compiler.compile_stylesheet(stylesheet_file=os.fspath(path.resolve()))
+            except PySaxonApiError as exc:
+                raise XsltFailed(f"cannot compile {path.name}: {str(exc).strip()[:500]}") from None
+            if executable is None:
+                raise XsltFailed(f"cannot compile {path.name}")
+            _compiled[key] = executable
+        return executable
+
+
+def transform(executables: list[object], document_text: str) -> list[str]:
+    """Run each executable on the document (parsed once); their outputs as text."""
+    from saxonche import PySaxonApiError
+
+    with _lock:
+        processor, _ = _saxon()
+        try:
+            node = processor.parse_xml(xml_text=document_text)
+        except PySaxonApiError as exc:
+            raise XsltFailed(f"Saxon cannot read the document: {str(exc).strip()[:500]}") from None
+        out = []
+        for executable in executables:
+            try:
+                result = executable.transform_to_string(xdm_node=node)
+            except PySaxonApiError as exc:
+                raise XsltFailed(str(exc).strip()[:1000]) from None
+            if result is None:
+                raise XsltFailed("the stylesheet produced no output")
+            out.append(result)
+        return out
