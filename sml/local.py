@@ -26,7 +26,7 @@ from cryptography import x509
 
 from ubl import ParticipantId
 
-from .errors import BadRequestFault, NotFoundFault, UnauthorizedFault
+from .errors import BadRequestFault, DnsUpdateFailed, InternalErrorFault, NotFoundFault, UnauthorizedFault
 from .names import Zone, naptr_name
 from .store import DuplicateRecord, ParticipantRecord, SmlStore, SmpRecord
 
@@ -139,6 +139,43 @@ class LocalSml:
             raise UnauthorizedFault(f"[ERR-101] The certificate is not the owner of the SMP '{smp_id}'")
         return smp
 
+    async def _owned_participant(self, owner: str, smp_id: str, participant: ParticipantId) -> ParticipantRecord:
+        await self._owned_smp(owner, smp_id)
+        row = await self._run(self.store.get_participant, str(participant))
+        if row is None:
+            raise NotFoundFault(f"[ERR-100] The participant identifier '{participant}' does not exist")
+        if row.smp_id != smp_id:
+            raise UnauthorizedFault(
+                f"[ERR-101] The participant identifier '{participant}' is not managed by the SMP '{smp_id}'"
+            )
+        return row
+
+    async def _all_participants(self, smp_id: str) -> list[ParticipantRecord]:
+        rows: list[ParticipantRecord] = []
+        while True:
+            page = await self._run(
+                self.store.list_participants, smp_id, after=rows[-1].participant_id if rows else None, limit=PAGE_SIZE
+            )
+            rows.extend(page)
+            if len(page) < PAGE_SIZE:
+                return rows
+
+    async def _publish(self, label: str, url: str) -> None:
+        if self.publisher is None:
+            return
+        try:
+            await self.publisher.publish(label, url)
+        except DnsUpdateFailed as exc:
+            raise InternalErrorFault(f"[ERR-105] The DNS update failed, try again later: {exc}") from exc
+
+    async def _withdraw(self, label: str) -> None:
+        if self.publisher is None:
+            return
+        try:
+            await self.publisher.withdraw(label)
+        except DnsUpdateFailed as exc:
+            raise InternalErrorFault(f"[ERR-105] The DNS update failed, try again later: {exc}") from exc
+
     # -- ManageServiceMetadata -------------------------------------------------
 
     async def create_smp(self, owner: str, smp_id: str, logical_address: str, physical_address: str) -> SmpRecord:
@@ -155,29 +192,40 @@ class LocalSml:
         return await self._owned_smp(owner, smp_id)
 
     async def update_smp(self, owner: str, smp_id: str, logical_address: str, physical_address: str) -> SmpRecord:
+        """Change the SMP's addresses; with a publisher, every participant's NAPTR follows.
+
+        If DNS refuses part way, the old record is put back (and re-published, as far
+        as DNS lets us) and InternalErrorFault tells the SMP to try again.
+        """
         _check_smp_fields(smp_id, logical_address, physical_address)
         async with self._lock:
             old = await self._owned_smp(owner, smp_id)
             record = SmpRecord(smp_id, logical_address, physical_address, owner)
             await self._run(self.store.save_smp, record, create=False)
-        if self.publisher is not None and old.logical_address != logical_address:
-            after: str | None = None
-            while True:
-                rows = await self._run(self.store.list_participants, smp_id, after=after, limit=PAGE_SIZE)
-                for row in rows:
-                    await self.publisher.publish(row.dns_label, logical_address)
-                if len(rows) < PAGE_SIZE:
-                    break
-                after = rows[-1].participant_id
+            if self.publisher is None or old.logical_address == logical_address:
+                return record
+            labels = [row.dns_label for row in await self._all_participants(smp_id)]
+            try:
+                for label in labels:
+                    await self._publish(label, logical_address)
+            except InternalErrorFault:
+                await self._run(self.store.save_smp, old, create=False)
+                for label in labels:
+                    try:
+                        await self._publish(label, old.logical_address)
+                    except InternalErrorFault:
+                        break
+                raise
         return record
 
     async def delete_smp(self, owner: str, smp_id: str) -> None:
+        """Remove the SMP and all its participants (from DNS first, so a failure can be retried)."""
         async with self._lock:
             await self._owned_smp(owner, smp_id)
-            gone = await self._run(self.store.delete_smp, smp_id)
-        if self.publisher is not None:
-            for row in gone:
-                await self.publisher.withdraw(row.dns_label)
+            if self.publisher is not None:
+                for row in await self._all_participants(smp_id):
+                    await self._withdraw(row.dns_label)
+            await self._run(self.store.delete_smp, smp_id)
 
     # -- ManageParticipantIdentifier -------------------------------------------
 
@@ -189,22 +237,17 @@ class LocalSml:
                 await self._run(self.store.save_participant, record, create=True)
             except DuplicateRecord:
                 raise BadRequestFault(f"[ERR-106] The participant identifier '{participant}' already exists") from None
-        if self.publisher is not None:
-            await self.publisher.publish(record.dns_label, smp.logical_address)
+            try:
+                await self._publish(record.dns_label, smp.logical_address)
+            except InternalErrorFault:
+                await self._run(self.store.delete_participant, record.participant_id)
+                raise
 
     async def delete_participant(self, owner: str, smp_id: str, participant: ParticipantId) -> None:
         async with self._lock:
-            await self._owned_smp(owner, smp_id)
-            row = await self._run(self.store.get_participant, str(participant))
-            if row is None:
-                raise NotFoundFault(f"[ERR-100] The participant identifier '{participant}' does not exist")
-            if row.smp_id != smp_id:
-                raise UnauthorizedFault(
-                    f"[ERR-101] The participant identifier '{participant}' is not managed by the SMP '{smp_id}'"
-                )
+            row = await self._owned_participant(owner, smp_id, participant)
+            await self._withdraw(row.dns_label)
             await self._run(self.store.delete_participant, str(participant))
-        if self.publisher is not None:
-            await self.publisher.withdraw(row.dns_label)
 
     async def list_participants(self, owner: str, smp_id: str, next_page: str | None = None) -> ParticipantPage:
         await self._owned_smp(owner, smp_id)
@@ -221,14 +264,7 @@ class LocalSml:
         """The current SMP hands a one-time key to the participant's new SMP (out of band)."""
         check_migration_key(key)
         async with self._lock:
-            await self._owned_smp(owner, smp_id)
-            row = await self._run(self.store.get_participant, str(participant))
-            if row is None:
-                raise NotFoundFault(f"[ERR-100] The participant identifier '{participant}' does not exist")
-            if row.smp_id != smp_id:
-                raise UnauthorizedFault(
-                    f"[ERR-101] The participant identifier '{participant}' is not managed by the SMP '{smp_id}'"
-                )
+            row = await self._owned_participant(owner, smp_id, participant)
             await self._run(
                 self.store.save_participant,
                 ParticipantRecord(row.participant_id, row.smp_id, row.dns_label, key),
@@ -242,14 +278,13 @@ class LocalSml:
             row = await self._run(self.store.get_participant, str(participant))
             if row is None:
                 raise NotFoundFault(f"[ERR-100] The participant identifier '{participant}' does not exist")
-            if row.migration_key is None or not secrets.compare_digest(row.migration_key, key or ""):
+            if row.migration_key is None or not secrets.compare_digest(row.migration_key.encode(), (key or "").encode()):
                 raise NotFoundFault(
                     f"[ERR-100] No migration of '{participant}' was prepared with this migration key"
                 )
+            await self._publish(row.dns_label, smp.logical_address)
             await self._run(
                 self.store.save_participant,
                 ParticipantRecord(row.participant_id, smp_id, row.dns_label, None),
                 create=False,
             )
-        if self.publisher is not None:
-            await self.publisher.publish(row.dns_label, smp.logical_address)

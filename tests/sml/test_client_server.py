@@ -195,5 +195,14 @@ def test_input_checks_of_the_local_sml(pki):
                 await local.prepare_to_migrate("o", "S", pid, key)
         with pytest.raises(NotFoundFault):
             await local.create_participant("o", "NOPE", pid)
+        await local.prepare_to_migrate("o", "S", pid, "Ab1!cD2#")
+        await local.create_smp("o2", "S2", "https://b/", "192.0.2.2")
+        for wrong in ("clé€Ab1!cD2#", "", "Ab1!cD2$"):
+            with pytest.raises(NotFoundFault):
+                await local.migrate("o2", "S2", pid, wrong)
+        with pytest.raises(UnauthorizedFault):  # only the owner of S2 may migrate into S2
+            await local.migrate("o", "S2", pid, "Ab1!cD2#")
+        await local.migrate("o2", "S2", pid, "Ab1!cD2#")
+        assert (await local.list_participants("o2", "S2")).participants == (pid,)
 
     asyncio.run(main())

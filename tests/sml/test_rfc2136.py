@@ -19,7 +19,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from sml import DnsUpdateFailed, LocalSml, MemorySmlStore, ParticipantNotRegistered, Zone, lookup_smp_url
+from sml import DnsUpdateFailed, InternalErrorFault, LocalSml, MemorySmlStore, ParticipantNotRegistered, Zone, lookup_smp_url
 from sml.local import dns_label
 from sml.rfc2136 import Rfc2136Publisher
 from ubl import ParticipantId
@@ -199,5 +199,25 @@ def test_unreachable_server_fails_cleanly():
         publisher = Rfc2136Publisher(ZONE, f"127.0.0.1:{port}", key_name="k", secret=base64.b64encode(b"k" * 32).decode(), timeout=1)
         with pytest.raises(DnsUpdateFailed):
             await publisher.publish("x.iso6523-actorid-upis", "https://smp.example/")
+        # The local SML answers a retryable fault and keeps store and DNS in step.
+        store = MemorySmlStore()
+        local = LocalSml(store, ZONE, publisher=publisher)
+        await local.create_smp("o", "SMP", "https://smp.example/", "192.0.2.1")
+        pid = ParticipantId.parse("0088:1")
+        with pytest.raises(InternalErrorFault) as info:
+            await local.create_participant("o", "SMP", pid)
+        assert info.value.code == "ERR-105"
+        assert store.get_participant(str(pid)) is None
+        # Registered while DNS worked (no publisher), then DNS breaks: the change is undone.
+        await LocalSml(store, ZONE).create_participant("o", "SMP", pid)
+        with pytest.raises(InternalErrorFault):
+            await local.update_smp("o", "SMP", "https://moved.example/", "192.0.2.1")
+        assert store.get_smp("SMP").logical_address == "https://smp.example/"
+        with pytest.raises(InternalErrorFault):
+            await local.delete_participant("o", "SMP", pid)
+        assert store.get_participant(str(pid)) is not None
+        with pytest.raises(InternalErrorFault):
+            await local.delete_smp("o", "SMP")
+        assert store.get_smp("SMP") is not None
 
     asyncio.run(main())
