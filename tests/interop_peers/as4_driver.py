@@ -18,6 +18,7 @@ Sub-commands (each prints ONE JSON object as its last stdout line):
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import ssl
 import sys
@@ -345,7 +346,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             break
     elapsed = now - start
     print(json.dumps({
-        "implementation": f"as4 {getattr(as4, '__version__', '')}".strip(),
+        "implementation": f"as4 {importlib.metadata.version('as4')}",
         "exchanges": count,
         "seconds": elapsed,
         "exchanges_per_second": count / elapsed,
