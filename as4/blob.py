@@ -18,7 +18,7 @@ __all__ = ["Blob", "BlobWriter", "CHUNK", "SPOOL_BYTES"]
 #: Streaming chunk size: big enough that per-chunk Python overhead disappears.
 CHUNK = 1 << 20
 #: Parts above this size go to a temporary file instead of memory.
-SPOOL_BYTES = 4 * 1024 * 1024
+SPOOL_BYTES = 1024 * 1024
 
 
 class Blob:
