@@ -173,7 +173,8 @@ RATE_LIMITS = {
     "invite": RateLimit("invite", 50, timedelta(hours=1)),  # per inviter
     "resend": RateLimit("resend", 5, timedelta(days=1)),  # per invitation / request
     "token": RateLimit("token", 60, timedelta(minutes=10)),  # per IP on link endpoints
-    "login": RateLimit("login", 10, timedelta(minutes=15)),  # per IP and per email
+    "login": RateLimit("login", 10, timedelta(minutes=15)),  # per email
+    "login_ip": RateLimit("login_ip", 50, timedelta(minutes=15)),  # per IP (offices share one address)
     "signup": RateLimit("signup", 20, timedelta(hours=1)),  # per IP
     "request": RateLimit("request", 50, timedelta(hours=1)),  # authorisation requests per requester
 }

@@ -131,7 +131,7 @@ def verify_email(svc: Services, ctx: Context, token: str) -> int:
 
 def authenticate(svc: Services, ctx: Context, email: str, password: str) -> int:
     """Return the user id for a correct email and password; one uniform error otherwise."""
-    ratelimit.hit(svc, ctx, "login", ctx.ip or "-")
+    ratelimit.hit(svc, ctx, "login_ip", ctx.ip or "-")
     try:
         email = shares.normalise_email(email)
     except shares.InvalidInput:

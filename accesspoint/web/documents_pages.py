@@ -1,0 +1,274 @@
+"""Documents in the web app: per connection the invoices with their state; one invoice as HTML,
+PDF and UBL; and, on the sales connection, sending a document through the outbox (W5.7, W8).
+
+Documents belong to the delivery area (`accesspoint.delivery`, table `documents`);
+this module only reads them and submits through `delivery.Outbox`, after the
+access check of `accesspoint.sharing.orgs.connection_access` on every request
+(SEC-9: a revoked share hides past documents too).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import shares
+import ubl
+from accesspoint.db.tables.accounts import User
+from accesspoint.db.tables.documents import Document, OutboxEntry
+from accesspoint.sharing import orgs
+
+from ._session import Req, endpoint, templates
+
+if TYPE_CHECKING:
+    from accesspoint.node import Node
+
+__all__ = ["routes"]
+
+#: A rendered invoice is shown in a sandboxed frame: no scripts, no network, inline styles only.
+_RENDER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+def _states(db, doc_ids: list[int]) -> dict[int, str]:
+    if not doc_ids:
+        return {}
+    rows = db.execute(sa.select(OutboxEntry.document_id, OutboxEntry.state).where(
+        OutboxEntry.document_id.in_(doc_ids), OutboxEntry.kind == "document").order_by(OutboxEntry.id))
+    return {d: s for d, s in rows}
+
+
+def _doc_json(d: Document, state: str) -> dict[str, Any]:
+    return {"id": d.public_id, "number": d.number, "issue_date": d.issue_date, "direction": d.direction,
+            "sender_id": d.sender_id, "receiver_id": d.receiver_id, "state": state,
+            "business_status": d.business_status, "created_at": d.created_at.isoformat()}
+
+
+def _state_of(d: Document, states: dict[int, str]) -> str:
+    if d.direction == "out":
+        return states.get(d.id, "created")
+    return d.business_status or "received"
+
+
+@endpoint()
+def connection_page(r: Req) -> Response:
+    """The documents of one connection the user may see (member of the organisation or active share).
+    ---
+    get:
+      summary: Documents of a connection
+      responses:
+        "200": {description: "{connection, organisation, rights, documents: [...]}"}
+        "403": {description: No access (never shared, or revoked)}
+    """
+    cid = r.path_int("connection_id")
+    with r.svc.sessions() as db:
+        access = orgs.connection_access(db, db.get(User, r.user.id), cid)  # type: ignore[union-attr]
+        docs = list(db.scalars(sa.select(Document).where(
+            Document.organisation_id == access.organisation_id, Document.connection == access.kind)
+            .order_by(Document.id.desc()).limit(500)))
+        states = _states(db, [d.id for d in docs])
+    rows = [(d, _state_of(d, states)) for d in docs]
+    if r.api:
+        return r.done("", {"connection_id": cid, "kind": access.kind, "organisation": access.organisation_name,
+                           "rights": sorted(access.rights), "documents": [_doc_json(d, s) for d, s in rows]})
+    return r.page("connection.html", access=access, rows=rows,
+                  can_send=access.kind == "peppol_sales" and "send" in access.rights)
+
+
+def _outbox(node: Any):
+    outbox = getattr(node, "outbox", None)
+    if outbox is None:
+        from accesspoint.delivery import Outbox
+
+        outbox = Outbox(node.sessions, clock=node.now)
+    return outbox
+
+
+@endpoint()
+def send(r: Req) -> Response:
+    """Send a UBL invoice from the sales connection: it is queued in the outbox as `created` (W8).
+    ---
+    post:
+      summary: Send a document through a sales connection
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [ubl]
+              properties:
+                ubl: {type: string, description: The UBL Invoice or CreditNote XML}
+                email: {type: string, description: Fallback address if the buyer is not on Peppol}
+      responses:
+        "201": {description: "{document_id, state, duplicate}"}
+        "400": {description: The document was rejected (reason given)}
+        "403": {description: No send right on this connection}
+    """
+    from accesspoint.delivery import DocumentRejected
+
+    cid = r.path_int("connection_id")
+    with r.svc.sessions() as db:
+        access = orgs.connection_access(db, db.get(User, r.user.id), cid)  # type: ignore[union-attr]
+    if access.kind != "peppol_sales" or "send" not in access.rights:
+        raise shares.NotAllowed("You cannot send documents from this connection.")
+    if r.api:
+        data = r.get("ubl").encode("utf-8")
+    else:
+        upload = r.form.get("_files", {}).get("document")
+        if upload is None:
+            raise shares.InvalidInput("Choose a UBL file to send.")
+        data = upload.file.read(MAX_UPLOAD + 1)
+    if not data or len(data) > MAX_UPLOAD:
+        raise shares.InvalidInput("The document is empty or larger than 10 MB.")
+    email = r.get("email").strip() or None
+    try:
+        result = _outbox(r.node).submit(data, email=email, organisation_id=access.organisation_id)
+    except DocumentRejected as exc:
+        raise shares.InvalidInput(f"The document was not accepted: {exc}") from None
+    with r.svc.sessions.begin() as db:
+        from accesspoint.sharing import audit
+
+        audit.record(db, r.ctx, "document.submitted", actor_id=r.user.id, object_type="document",  # type: ignore[union-attr]
+                     organisation_id=access.organisation_id, detail={"connection": access.kind,
+                                                                      "duplicate": result.duplicate})
+    entry = result.entry
+    state = entry.state.value if hasattr(entry.state, "value") else str(entry.state)
+    return r.done(f"/connections/{cid}", {"document_id": entry.document_id, "state": state,
+                                          "duplicate": result.duplicate},
+                  flash="Already sent before: nothing new was queued." if result.duplicate else "Document queued for sending.",
+                  status=201)
+
+
+def _document(r: Req) -> tuple[Document, orgs.Access]:
+    """The document if the user may see its connection now; one NotAllowed for unknown and forbidden."""
+    public_id = r.request.path_params["public_id"]
+    with r.svc.sessions() as db:
+        doc = db.scalar(sa.select(Document).where(Document.public_id == public_id))
+        if doc is None:
+            raise shares.NotAllowed("You have no access to this document.")
+        conns = orgs.connections_of(db, doc.organisation_id)
+        conn = conns.get(doc.connection)
+        if conn is None:
+            raise shares.NotAllowed("You have no access to this document.")
+        access = orgs.connection_access(db, db.get(User, r.user.id), conn.id)  # type: ignore[union-attr]
+        state = _state_of(doc, _states(db, [doc.id]))
+        db.expunge(doc)
+    doc.__dict__["_state"] = state
+    return doc, access
+
+
+@endpoint()
+def document_page(r: Req) -> Response:
+    """One document: summary, rendering, PDF and UBL download.
+    ---
+    get:
+      summary: A document's facts
+      responses:
+        "200": {description: "{id, number, issue_date, state, ...}"}
+        "403": {description: No access}
+    """
+    doc, access = _document(r)
+    if r.api:
+        return r.done("", _doc_json(doc, doc.__dict__["_state"]))
+    return r.page("document.html", doc=doc, access=access, state=doc.__dict__["_state"],
+                  can_download="download" in access.rights)
+
+
+def _render_html(content: bytes) -> str:
+    render = getattr(ubl, "render_html", None)
+    if render is not None:
+        out = render(content)
+        return out.decode("utf-8") if isinstance(out, bytes) else str(out)
+    # Until ubl renders documents itself: a plain summary from the typed model.
+    from ubl.model import parse_document
+
+    try:
+        parsed = parse_document(content).document
+    except ubl.UblError as exc:
+        return templates.get_template("invoice_render.html").render(error=str(exc), inv=None)
+    return templates.get_template("invoice_render.html").render(inv=parsed, error=None)
+
+
+@endpoint()
+def document_view(r: Req) -> Response:
+    doc, _ = _document(r)
+    html = _render_html(doc.content)
+    return HTMLResponse(html, headers={"Content-Security-Policy": _RENDER_CSP, "X-Frame-Options": "SAMEORIGIN"})
+
+
+@endpoint()
+def document_ubl(r: Req) -> Response:
+    """Download the UBL XML.
+    ---
+    get:
+      summary: Download a document's UBL
+      responses:
+        "200": {description: The UBL XML, content: {application/xml: {}}}
+        "403": {description: No access or no download right}
+    """
+    doc, access = _document(r)
+    if "download" not in access.rights:
+        raise shares.NotAllowed("You may not download documents of this connection.")
+    name = "".join(ch for ch in (doc.number or doc.public_id) if ch.isalnum() or ch in "-_.") or "document"
+    return Response(doc.content, media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xml"'})
+
+
+@endpoint()
+def document_pdf(r: Req) -> Response:
+    """The PDF: the one that came with the invoice, else one rendered from the UBL.
+    ---
+    get:
+      summary: Download a document's PDF
+      responses:
+        "200": {description: The PDF, content: {application/pdf: {}}}
+        "404": {description: No PDF available}
+    """
+    doc, access = _document(r)
+    if "download" not in access.rights:
+        raise shares.NotAllowed("You may not download documents of this connection.")
+    pdf = doc.pdf
+    if pdf is None:
+        render_pdf = getattr(ubl, "render_pdf", None)
+        pdf = render_pdf(doc.content) if render_pdf is not None else _embedded_pdf(doc.content)
+    if not pdf:
+        if r.api:
+            return r.done("", {"error": "no_pdf", "message": "No PDF is available for this document."}, status=404)
+        return r.page("message.html", status=404, title="No PDF", code="no_pdf",
+                      message="No PDF came with this invoice and none can be generated yet; download the UBL instead.")
+    name = "".join(ch for ch in (doc.number or doc.public_id) if ch.isalnum() or ch in "-_.") or "document"
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+
+
+def _embedded_pdf(content: bytes) -> bytes | None:
+    """The first embedded PDF attachment (BG-24), which is how BIS invoices usually carry their PDF."""
+    try:
+        from ubl.model import parse_document
+
+        for att in parse_document(content).document.attachments:
+            if (att.mime_code or "").lower() == "application/pdf":
+                return att.data
+    except (ubl.UblError, AttributeError):
+        return None
+    return None
+
+
+def routes(node: Node) -> list[BaseRoute]:
+    html = dict(include_in_schema=False)
+    return [
+        Route("/connections/{connection_id:int}", connection_page, methods=["GET"], **html),
+        Route("/connections/{connection_id:int}/send", send, methods=["POST"], **html),
+        Route("/documents/{public_id}", document_page, methods=["GET"], **html),
+        Route("/documents/{public_id}/view", document_view, methods=["GET"], **html),
+        Route("/documents/{public_id}/ubl", document_ubl, methods=["GET"], **html),
+        Route("/documents/{public_id}/pdf", document_pdf, methods=["GET"], **html),
+        Route("/api/connections/{connection_id:int}/documents", connection_page, methods=["GET"]),
+        Route("/api/connections/{connection_id:int}/documents", send, methods=["POST"]),
+        Route("/api/shared-documents/{public_id}", document_page, methods=["GET"]),
+        Route("/api/shared-documents/{public_id}/ubl", document_ubl, methods=["GET"]),
+        Route("/api/shared-documents/{public_id}/pdf", document_pdf, methods=["GET"]),
+    ]
