@@ -1,0 +1,116 @@
+"""The delivery services of one node, built from its collaborators: what `serve` starts.
+
+    service = DeliveryService.from_node(node, resolver=..., http=...)
+    app routes use service.outbox / service.inbox / service.as4_store
+    async with service.running(workers=2): ...   # the delivery workers, beside the web app
+
+Everything is passed in (session factory, clock, resolver, httpx client,
+mailer), so tests and the CLI build the same object with real parts of their
+choosing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+import smp
+import ubl
+from accesspoint import mls
+from accesspoint.mail import Mailer
+
+from .inbox import Inbox
+from .outbox import Outbox, Validator
+from .peppol import As4HttpTransport, InboxStore, SmpDirectory
+from .routing import EndpointDirectory, Router
+from .transport import As4Transport
+from .worker import DeliveryWorker, PdfRenderer, RetryPolicy
+
+if TYPE_CHECKING:
+    from accesspoint.node import Node
+
+__all__ = ["DeliveryService"]
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime],
+        seat_id: str,
+        directory: EndpointDirectory | None = None,
+        as4: As4Transport | None = None,
+        mailer: Mailer | None = None,
+        link_base_url: str = "",
+        validator: Validator | None = None,
+        render_pdf: PdfRenderer | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.seat_id = seat_id
+        self.router = Router(sessions, directory)
+        self.outbox = Outbox(sessions, clock=clock, router=self.router, validator=validator)
+        self.inbox = Inbox(sessions, clock=clock, seat_id=seat_id, validator=validator)
+        self.as4_store = InboxStore(self.inbox)
+        self.as4 = as4
+        self.mailer = mailer
+        self.link_base_url = link_base_url
+        self.render_pdf = render_pdf
+        self.policy = policy
+        self.workers: list[DeliveryWorker] = []
+        try:
+            self.mls_to: ubl.ParticipantId | None = ubl.ParticipantId.parse(f"0242:{mls.spid_for_seat(seat_id)}")
+        except (ValueError, ubl.UblError):
+            self.mls_to = None
+
+    @classmethod
+    def from_node(cls, node: Node, *, resolver: smp.EndpointResolver | None = None,
+                  http: httpx.AsyncClient | None = None, **kwargs: Any) -> DeliveryService:
+        """The node's delivery: AS4 over `http` with the node's AP key, lookups through `resolver`."""
+        settings = node.settings
+        as4 = None
+        if http is not None:
+            as4 = As4HttpTransport(http, keys=node.ap_keys, trust=node.trust, revocation=node.revocation,
+                                   clock=node.now)
+        return cls(
+            node.sessions, clock=node.now, seat_id=settings.node.seat_id,
+            directory=SmpDirectory(resolver, clock=node.now) if resolver is not None else None,
+            as4=as4, mailer=node.mailer, link_base_url=settings.web.base_url or settings.node.public_url,
+            **kwargs,
+        )
+
+    def worker(self, worker_id: str | None = None, **kwargs: Any) -> DeliveryWorker:
+        kwargs.setdefault("policy", self.policy)
+        w = DeliveryWorker(
+            self.sessions, router=self.router, clock=self.clock, seat_id=self.seat_id, as4=self.as4,
+            mailer=self.mailer, link_base_url=self.link_base_url, issue_link=self.outbox.issue_link,
+            render_pdf=self.render_pdf, worker_id=worker_id, mls_to=self.mls_to, **kwargs,
+        )
+        self.workers.append(w)
+        return w
+
+    def wake(self) -> None:
+        """Nudge the workers after a submit, so delivery starts without waiting for the next poll."""
+        for w in self.workers:
+            w.wake()
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, workers: int = 2, poll_interval: float = 1.0) -> AsyncIterator[DeliveryService]:
+        """Run `workers` delivery loops in this process until the block exits."""
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(self.worker().run(stop, poll_interval=poll_interval)) for _ in range(workers)]
+        try:
+            yield self
+        finally:
+            stop.set()
+            for w in self.workers:
+                w.wake()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,230 @@
+"""The JSON API for documents: submit, list, get, preflight, give an email address, resend.
+
+Authentication: `Authorization: Bearer <[web] api_token>`; with no token
+configured the API answers 401 to everyone rather than being open. Errors are
+JSON `{"error": code, "detail": ..., "findings": [...]}` with the stable codes of
+`accesspoint.delivery.DocumentRejected`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from accesspoint.delivery import DocumentRejected, State, UnknownEntry
+from accesspoint.delivery.service import DeliveryService
+
+if TYPE_CHECKING:
+    from accesspoint.node import Node
+
+#: Documents are invoices, not archives: 50 MB is far above any BIS invoice with attachments.
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+def delivery_of(node: Node) -> DeliveryService:
+    """The node's delivery service (`node.delivery` when the node wires one, else built once here)."""
+    service = getattr(node, "delivery", None)
+    if service is None:
+        service = DeliveryService.from_node(node)
+        node.__dict__["delivery"] = service
+    return service
+
+
+def _error(status: int, code: str, detail: str, findings: tuple[str, ...] = ()) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail, "findings": list(findings)}, status_code=status)
+
+
+def _authorised(node: Node, request: Request) -> bool:
+    token = node.settings.web.api_token
+    given = request.headers.get("authorization", "")
+    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())
+
+
+async def _body(request: Request) -> bytes | None:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_DOCUMENT_BYTES:
+            return None
+    return bytes(data)
+
+
+async def _json(request: Request) -> dict:
+    try:
+        value = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def routes(node: Node) -> list[BaseRoute]:
+    def guarded(handler):  # noqa: ANN001, ANN202 - a tiny decorator for auth and error mapping
+        async def endpoint(request: Request) -> Response:
+            if not _authorised(node, request):
+                return _error(401, "unauthorised", "a valid bearer token is required")
+            try:
+                return await handler(request)
+            except DocumentRejected as exc:
+                status = 409 if exc.code == "bad-state" else 422
+                return _error(status, exc.code, exc.detail, exc.findings)
+            except UnknownEntry as exc:
+                return _error(404, "not-found", str(exc))
+
+        endpoint.__doc__ = handler.__doc__
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    @guarded
+    async def submit(request: Request) -> Response:
+        """Submit a document (bare UBL or a Peppol SBD) for delivery.
+        ---
+        summary: Submit a document
+        security: [{bearer: []}]
+        parameters:
+          - {name: email, in: query, required: false, schema: {type: string},
+             description: "Address for the email fallback when the buyer is not on Peppol"}
+        requestBody: {required: true, content: {application/xml: {schema: {type: string}}}}
+        responses:
+          "201": {description: Queued; the outbox entry}
+          "200": {description: "Already submitted (same supplier, type, number, date): the existing entry"}
+          "422": {description: "Rejected: error is not-xml, not-ubl, no-sender, no-receiver, unknown-sender, invalid, bad-email"}
+        """
+        data = await _body(request)
+        if data is None:
+            return _error(413, "too-large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+        service = delivery_of(node)
+        sub = await run_in_threadpool(service.outbox.submit, data, email=request.query_params.get("email"))
+        if not sub.duplicate:
+            service.wake()
+        body = sub.entry.as_json() | {"duplicate": sub.duplicate}
+        return JSONResponse(body, status_code=200 if sub.duplicate else 201)
+
+    @guarded
+    async def list_documents(request: Request) -> Response:
+        """List outbox entries, newest first.
+        ---
+        summary: List outbox entries
+        security: [{bearer: []}]
+        parameters:
+          - {name: state, in: query, required: false, schema: {type: string,
+             enum: [created, needs_email, sent, delivered, opened, failed]}}
+          - {name: limit, in: query, required: false, schema: {type: integer, default: 100, maximum: 1000}}
+          - {name: offset, in: query, required: false, schema: {type: integer, default: 0}}
+        responses:
+          "200": {description: "{items: [entry]}"}
+        """
+        try:
+            state = State(request.query_params["state"]) if "state" in request.query_params else None
+            limit = min(1000, max(1, int(request.query_params.get("limit", 100))))
+            offset = max(0, int(request.query_params.get("offset", 0)))
+        except ValueError:
+            return _error(400, "bad-query", "state, limit or offset is not valid")
+        entries = await run_in_threadpool(delivery_of(node).outbox.list, state=state, limit=limit, offset=offset)
+        return JSONResponse({"items": [e.as_json() for e in entries]})
+
+    @guarded
+    async def get_document(request: Request) -> Response:
+        """One outbox entry with its state history.
+        ---
+        summary: Get an outbox entry
+        security: [{bearer: []}]
+        parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+        responses:
+          "200": {description: The entry, its events and any error}
+          "404": {description: No such entry}
+        """
+        entry = await run_in_threadpool(delivery_of(node).outbox.get, request.path_params["id"])
+        return JSONResponse(entry.as_json())
+
+    @guarded
+    async def get_receipt(request: Request) -> Response:
+        """The delivery evidence: the verified AS4 receipt (or the internal inbox reference).
+        ---
+        summary: Get the delivery receipt
+        security: [{bearer: []}]
+        parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+        responses:
+          "200": {description: The receipt evidence}
+          "404": {description: No such entry, or no receipt yet}
+        """
+        receipt = await run_in_threadpool(delivery_of(node).outbox.receipt, request.path_params["id"])
+        if receipt is None:
+            return _error(404, "no-receipt", "this entry has no receipt (yet)")
+        return Response(receipt, media_type="application/json" if receipt[:1] == b"{" else "text/plain")
+
+    @guarded
+    async def preflight(request: Request) -> Response:
+        """Which delivery method a document would get now, without sending it.
+        ---
+        summary: Preflight a document
+        security: [{bearer: []}]
+        parameters:
+          - {name: email, in: query, required: false, schema: {type: string}}
+        requestBody: {required: true, content: {application/xml: {schema: {type: string}}}}
+        responses:
+          "200": {description: "{channel: internal|peppol|email|needs_email|unknown, participant_id, endpoint, candidates, suggested_email}"}
+        """
+        data = await _body(request)
+        if data is None:
+            return _error(413, "too-large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+        result = await delivery_of(node).outbox.preflight(data, email=request.query_params.get("email"))
+        return JSONResponse(result.as_json())
+
+    @guarded
+    async def provide_email(request: Request) -> Response:
+        """Give the email address a `needs_email` entry waits for; delivery continues by email.
+        ---
+        summary: Provide an email address
+        security: [{bearer: []}]
+        parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+        requestBody: {required: true, content: {application/json: {schema: {type: object,
+          properties: {email: {type: string}}, required: [email]}}}}
+        responses:
+          "200": {description: The entry, queued again}
+          "409": {description: The entry is past the point where an address helps}
+        """
+        email = (await _json(request)).get("email")
+        if not isinstance(email, str):
+            return _error(422, "bad-email", "give {\"email\": \"...\"}")
+        service = delivery_of(node)
+        entry = await run_in_threadpool(service.outbox.provide_email, request.path_params["id"], email)
+        service.wake()
+        return JSONResponse(entry.as_json())
+
+    @guarded
+    async def resend(request: Request) -> Response:
+        """Send a failed entry again, optionally to a corrected receiver id or email (W8.4).
+        ---
+        summary: Resend a failed entry
+        security: [{bearer: []}]
+        parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+        requestBody: {required: false, content: {application/json: {schema: {type: object,
+          properties: {receiver: {type: string}, email: {type: string}}}}}}
+        responses:
+          "200": {description: The entry, queued again}
+          "409": {description: Only failed entries can be resent}
+        """
+        body = await _json(request)
+        receiver = body.get("receiver") if isinstance(body.get("receiver"), str) else None
+        email = body.get("email") if isinstance(body.get("email"), str) else None
+        service = delivery_of(node)
+        entry = await run_in_threadpool(service.outbox.resend, request.path_params["id"], receiver=receiver,
+                                        email=email)
+        service.wake()
+        return JSONResponse(entry.as_json())
+
+    return [
+        Route("/api/v1/documents", submit, methods=["POST"]),
+        Route("/api/v1/documents", list_documents, methods=["GET"]),
+        Route("/api/v1/documents/preflight", preflight, methods=["POST"]),
+        Route("/api/v1/documents/{id}", get_document, methods=["GET"]),
+        Route("/api/v1/documents/{id}/receipt", get_receipt, methods=["GET"]),
+        Route("/api/v1/documents/{id}/email", provide_email, methods=["POST"]),
+        Route("/api/v1/documents/{id}/resend", resend, methods=["POST"]),
+    ]
