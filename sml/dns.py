@@ -21,7 +21,7 @@ import dns.resolver
 
 from ubl import ParticipantId
 
-from .errors import DnsFailure, ParticipantNotRegistered
+from .errors import DnsFailure, NoMatchingSmpService, ParticipantNotRegistered
 from .names import Zone, naptr_name
 from .naptr import NaptrRecord, select_smp_url
 
@@ -95,13 +95,19 @@ async def lookup_smp_url(
     *,
     resolver: str | dns.asyncresolver.Resolver | None = None,
     timeout: float = 5.0,
+    require_https: bool = False,
 ) -> str:
     """The SMP base URL of `participant` in `zone` via U-NAPTR (protocol.md §6).
 
     `resolver` is `host:port` of the DNS server to ask (None: the system's).
+    `require_https` (production: SMPs must be https since the 2024 SML switch)
+    turns an http URL into NoMatchingSmpService.
     Raises ParticipantNotRegistered, NoMatchingSmpService, DnsFailure, or
     InvalidParticipant for an id without scheme.
     """
     name = naptr_name(participant, zone)
     records = await query_naptr(name, resolver=resolver, timeout=timeout)
-    return select_smp_url(records, name)
+    url = select_smp_url(records, name)
+    if require_https and not url.lower().startswith("https://"):
+        raise NoMatchingSmpService(f"{name}: SMP URL {url!r} is not https", name=name)
+    return url

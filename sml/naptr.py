@@ -20,6 +20,11 @@ __all__ = ["NaptrRecord", "SMP_SERVICE", "apply_regexp", "select_smp_url", "smp_
 SMP_SERVICE = "Meta:SMP"
 # RFC 3402 §3.2: the delimiter may be any character but a digit, the flag 'i' or backslash.
 _BAD_DELIMITERS = set("0123456789i\\")
+# The pattern arrives in a DNS answer. Python's re has no time limit, so a quantified
+# group - the shape of catastrophic backtracking, e.g. (a+)+$ - is refused; Peppol
+# uses `.*` or `^.*$`, and BDXL examples at most a plain group such as ([0-9a-f]+).
+_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]")
+_MAX_REGEXP = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,11 @@ def apply_regexp(regexp: str, subject: str) -> str:
     The result is the replacement with back-references \\1..\\9 expanded; raises
     ValueError if the expression is malformed or does not match.
     """
+    if len(regexp) > _MAX_REGEXP:
+        raise ValueError("NAPTR regexp too long")
     ere, repl, flags = _split_regexp(regexp)
+    if _QUANTIFIED_GROUP.search(ere):
+        raise ValueError(f"NAPTR regular expression {ere!r} quantifies a group (refused: backtracking risk)")
     try:
         pattern = re.compile(ere, re.IGNORECASE if flags == "i" else 0)
     except re.error as exc:

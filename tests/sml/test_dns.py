@@ -42,6 +42,8 @@ def test_lookup_registered_unregistered_and_case():
             url = await lookup_smp_url("iso6523-actorid-upis::0088:123ABC", ZONE, resolver=server.address)
             assert url == "https://smp.example/"
             assert await lookup_smp_url(ParticipantId.parse("9915:test"), ZONE, resolver=server.address) == url
+            assert await lookup_smp_url("iso6523-actorid-upis::9915:test", ZONE, resolver=server.address,
+                                        require_https=True) == url
             with pytest.raises(ParticipantNotRegistered) as info:
                 await lookup_smp_url("iso6523-actorid-upis::0088:unknown", ZONE, resolver=server.address)
             assert not info.value.retryable and "NXDOMAIN" in str(info.value)
@@ -84,6 +86,17 @@ def test_server_answers_udp_tcp_soa_ns_nodata():
             assert nx.rcode() == dns.rcode.NXDOMAIN and nx.authority[0].rdtype == dns.rdatatype.SOA
             out = await dns.asyncquery.udp(dns.message.make_query("example.com.", "A"), "127.0.0.1", port=server.port, timeout=2)
             assert out.rcode() == dns.rcode.REFUSED
+
+    asyncio.run(main())
+
+
+def test_require_https():
+    async def main():
+        async with DnsServer(ZONE, _store("0088:123abc", url="http://plain.example")) as server:
+            pid = "iso6523-actorid-upis::0088:123abc"
+            assert await lookup_smp_url(pid, ZONE, resolver=server.address) == "http://plain.example"
+            with pytest.raises(NoMatchingSmpService):
+                await lookup_smp_url(pid, ZONE, resolver=server.address, require_https=True)
 
     asyncio.run(main())
 

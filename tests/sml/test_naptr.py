@@ -53,7 +53,7 @@ def test_regexp_details():
     assert apply_regexp("#^(.*)\\.example$#https://\\1/smp#", "host.example") == "https://host/smp"
     assert apply_regexp("!^HOST$!https://h!i", "host") == "https://h"
     assert apply_regexp("!^.*$!https://a\\!b!", "x") == "https://a!b"
-    for bad in ("", "!!", "1abc1d1", "!a!b", "!a!b!x", "!(!b!", "!(a)!\\2!"):
+    for bad in ("!^(a+)+$!x!", "!(a|aa)*b!x!", "!" + "a" * 2000 + "!x!", "", "!!", "1abc1d1", "!a!b", "!a!b!x", "!(!b!", "!(a)!\\2!"):
         with pytest.raises(ValueError):
             apply_regexp(bad, "a")
 
