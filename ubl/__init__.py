@@ -24,6 +24,7 @@ from .model import (
 )
 from .rules import DocumentKind, RuleSet, RulesError, discover_rule_sets, install_rules
 from .validation import CheckResult, CheckStatus, Finding, Severity, ValidationReport, Validator
+from .rendering import EmbeddedPdfPolicy, PdfChoice, choose_pdf, render_html, render_pdf
 from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .identifiers import (
     BIS_BILLING_CREDIT_NOTE,
@@ -76,4 +77,5 @@ __all__ = [
     "ItemProperty", "Item", "Price", "Line",
     "Validator", "ValidationReport", "Finding", "Severity", "CheckResult", "CheckStatus",
     "RuleSet", "RulesError", "DocumentKind", "discover_rule_sets", "install_rules",
+    "render_html", "render_pdf", "choose_pdf", "EmbeddedPdfPolicy", "PdfChoice",
 ]
