@@ -10,8 +10,10 @@ peers read files. `start_peer` runs a long-lived driver (a receiver) and always 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,3 +153,32 @@ def start_peer(venv: PeerVenv, driver: str, *args: str, startup_timeout: float =
 def read_store(store: Path) -> list[dict]:
     """The as4 peer receiver's records, oldest first."""
     return [json.loads(p.read_text()) for p in sorted(store.glob("[0-9][0-9][0-9][0-9].json"))]
+
+
+@contextmanager
+def serve_asgi(app, *, tls_cert: Path | None = None, tls_key: Path | None = None) -> Iterator[str]:
+    """Serve an ASGI app (ours) with uvicorn in a thread on 127.0.0.1:<ephemeral>; yields its base URL.
+
+    With TLS the URL names `localhost`, the name our test TLS certificate carries.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **tls))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the ASGI server did not start")
+            time.sleep(0.02)
+        yield f"https://localhost:{port}" if tls_cert else f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -5,7 +5,8 @@ and keeps the rest of its code path (SBDH wrapping, signing, encryption via `xml
 NAPTR + SMP parsing) untouched:
 
   send    `send_peppol_document` with its SMP lookup answered by --url / --receiver-cert (so it sends
-          straight to our receiver), and its certificate check run against OUR test PKI instead of
+          straight to our receiver), or done by peppol-py itself through --dns (see lookup); and its
+          certificate check run against OUR test PKI instead of
           the bundled OpenPeppol trust store (same certvalidator call: key usage, client-auth EKU,
           revocation by OCSP/CRL when --revocation hard-fail and a responder is up).
           The HTTP answer is kept (peppol-py itself only checks "200 and a Receipt element").
@@ -99,12 +100,19 @@ def trust_roots_validator(trust_file: str, revocation_mode: str):
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    receiver_cert = Path(args.receiver_cert).read_bytes()
+    if args.dns:
+        # discovery as peppol-py does it (NAPTR in its own zone, then the SMP), only asking our DNS server
+        host, _, port = args.dns.rpartition(":")
+        point_resolver_at(host.strip("[]"), int(port))
+    elif args.url and args.receiver_cert:
+        receiver_cert = Path(args.receiver_cert).read_bytes()
 
-    def answer_from_smp(participant_id, document_type, test_environment, timeout, user_agent):
-        return TRANSPORT_PROFILE, args.url, receiver_cert
+        def answer_from_smp(participant_id, document_type, test_environment, timeout, user_agent):
+            return TRANSPORT_PROFILE, args.url, receiver_cert
 
-    sender_module.get_service_info_for_participant_from_smp = answer_from_smp
+        sender_module.get_service_info_for_participant_from_smp = answer_from_smp
+    else:
+        raise SystemExit("send needs --dns HOST:PORT, or --url with --receiver-cert")
     sender_module.validate_certificate = trust_roots_validator(args.trust, args.revocation)
 
     responses: list[requests.Response] = []
@@ -214,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     send = sub.add_parser("send")
-    send.add_argument("--url", required=True, help="receiver endpoint (instead of the SMP's)")
-    send.add_argument("--receiver-cert", required=True, help="receiver AP certificate PEM (instead of the SMP's)")
+    send.add_argument("--url", help="receiver endpoint (instead of the SMP's)")
+    send.add_argument("--receiver-cert", help="receiver AP certificate PEM (instead of the SMP's)")
+    send.add_argument("--dns", help="HOST:PORT: find the receiver by peppol-py's own NAPTR + SMP lookup via this server")
     send.add_argument("--trust", required=True, help="PEM root(s) the receiver certificate must chain to")
     send.add_argument("--revocation", default="soft-fail", choices=("soft-fail", "hard-fail", "require"))
     send.add_argument("--key", required=True)

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from lxml import etree
 
 import as4
@@ -39,6 +35,7 @@ from tests.interop_peers.fixtures import (
     SENDER_SEAT,
     invoice,
     read_store,
+    serve_asgi,
     start_peer,
 )
 
@@ -84,27 +81,9 @@ def our_receiver(peer_pki, revocation, store_dir: Path, *, tls: bool = False) ->
         revocation=revocation.checker,
     )
     store = as4.DirectoryStore(store_dir)
-    app = as4.create_app(receiver, store)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    tls_args = {"ssl_certfile": str(peer_pki.tls_cert), "ssl_keyfile": str(peer_pki.tls_key)} if tls else {}
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **tls_args))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("our receiver did not start")
-        time.sleep(0.02)
-    try:
-        host = "localhost" if tls else "127.0.0.1"
-        yield OurReceiver(f"{'https' if tls else 'http'}://{host}:{port}/as4", store)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    tls_files = {"tls_cert": peer_pki.tls_cert, "tls_key": peer_pki.tls_key} if tls else {}
+    with serve_asgi(as4.create_app(receiver, store), **tls_files) as base:
+        yield OurReceiver(f"{base}/as4", store)
 
 
 def _as4_send(peer_venv, url: str, key: Path, cert: Path, receiver_cert: Path, payload: Path, out: Path,
