@@ -134,6 +134,8 @@ class SmpClient:
         self.http = http
         self.policy = policy
         self.cache: TtlCache[VerifiedServiceMetadata] = cache if cache is not None else TtlCache(policy.cache_ttl)
+        # Finished lookups (selection and AP certificate chain check done), same TTL.
+        self.endpoints: TtlCache[SmpEndpoint] = TtlCache(policy.cache_ttl, max_entries=self.cache.max_entries)
 
     # -- HTTP ----------------------------------------------------------------------------
     def _check_url(self, url: str, what: str) -> None:
@@ -220,6 +222,13 @@ class SmpClient:
         Raises ParticipantNotFound, SmpUnavailable, SmpSignatureError,
         IdentifierMismatch, RedirectError, NoEndpoint (reason) - all SmpError.
         """
+        key = (smp_url, participant_id, document_type_id, process_id)
+        hit = self.endpoints.get(key)
+        if hit is not None:
+            cert = hit.certificate()
+            # Within the TTL only time can change the verdict: dates of the endpoint and of its certificate.
+            if hit.endpoint.inactive_reason(at) is None and cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+                return hit
         candidates = wildcard_candidates(document_type_id)
         chosen = document_type_id
         if len(candidates) > 1:
@@ -242,4 +251,6 @@ class SmpClient:
             except (certs.CertError, SmpError) as exc:
                 raise NoEndpoint(NoEndpointReason.BAD_CERTIFICATE,
                                  f"the certificate of endpoint {endpoint.address} is not acceptable: {exc}") from None
-        return SmpEndpoint(participant_id, chosen, process_id, endpoint, smp_url, verified.signer)
+        found = SmpEndpoint(participant_id, chosen, process_id, endpoint, smp_url, verified.signer)
+        self.endpoints.put(key, found)
+        return found

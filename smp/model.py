@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,6 +33,11 @@ __all__ = [
 
 #: The only active Peppol transport profile (Peppol code lists v9.7, transport profiles).
 TRANSPORT_AS4_V2 = "peppol-transport-as4-v2_0"
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,7 @@ class Endpoint:
     def certificate(self) -> x509.Certificate:
         """The access point's certificate; raises SmpParseError when it is not a DER certificate."""
         try:
-            return x509.load_der_x509_certificate(self.certificate_der)
+            return _load_der(self.certificate_der)
         except ValueError as exc:
             raise SmpParseError(f"endpoint certificate of {self.address} is not a DER X.509 certificate: {exc}") from None
 

@@ -61,6 +61,7 @@ class SmpResolver:
     def clear_cache(self) -> None:
         self._smp_urls.clear()
         self.client.cache.clear()
+        self.client.endpoints.clear()
 
 
 class StaticResolver:

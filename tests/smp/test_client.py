@@ -89,7 +89,13 @@ def test_follows_one_redirect_to_the_named_smp(testdata: Path, g2_test: certs.Tr
     assert found.signer is not None and found.signer.seat_id == "PNO000179"
     assert transport.seen == [smp.service_metadata_url(SMP_URL, PID, ORDER_RESPONSE), href]  # type: ignore[attr-defined]
     # cached: no more HTTP
-    run(c.lookup_endpoint(SMP_URL, PID, ORDER_RESPONSE, PROCESS, at=AT))
+    again = run(c.lookup_endpoint(SMP_URL, PID, ORDER_RESPONSE, PROCESS, at=AT))
+    assert again == found
+    assert len(transport.seen) == 2  # type: ignore[attr-defined]
+    # a cached answer still honours time: the endpoint expired on 2022-07-27
+    with pytest.raises(smp.NoEndpoint) as exc:
+        run(c.lookup_endpoint(SMP_URL, PID, ORDER_RESPONSE, PROCESS, at=datetime(2022, 8, 1, tzinfo=UTC)))
+    assert exc.value.reason is smp.NoEndpointReason.EXPIRED
     assert len(transport.seen) == 2  # type: ignore[attr-defined]
 
 
