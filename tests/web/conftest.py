@@ -1,0 +1,167 @@
+"""A real node on 127.0.0.1 (uvicorn, ephemeral port) with a real SMTP server (aiosmtpd) catching its mail,
+and Debian's Chromium driven by Playwright.
+
+The browser fixture skips, with the reason, only when Chromium is not installed
+and cannot be (`apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from accesspoint.config import load_settings
+from accesspoint.node import Node
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+class Mailbox:
+    """Messages the aiosmtpd server received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def wait_for(self, to: str, subject_part: str = "", timeout: float = 10) -> email.message.EmailMessage:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [m for m in self.messages if m["To"] == to and subject_part in m["Subject"]]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {to} with {subject_part!r} (have {seen})")
+
+    def count(self, to: str) -> int:
+        with self._lock:
+            return sum(1 for m in self.messages if m["To"] == to)
+
+    @staticmethod
+    def link(msg: email.message.EmailMessage) -> str:
+        return re.search(r"https?://\S+/(?:i|verify)/\S+", msg.get_content()).group(0)  # type: ignore[union-attr]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield box, controller.port
+    finally:
+        controller.stop()
+
+
+class ClockedNode(Node):
+    """A node whose clock tests can move forward (expiry, reminders)."""
+
+    offset = timedelta(0)
+
+    def now(self) -> datetime:  # type: ignore[override]
+        return datetime.now(UTC) + self.offset
+
+
+class Server:
+    def __init__(self, node: ClockedNode, base_url: str, box: Mailbox) -> None:
+        self.node, self.base_url, self.mail = node, base_url, box
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str, smtp) -> Iterator[Server]:
+    import uvicorn
+
+    from accesspoint.web.app import create_app
+
+    box, smtp_port = smtp
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    (tmp_path / "node.toml").write_text(
+        f'[database]\nurl = "{database_url}"\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+        f'sender = "node@peppol.test"\n[web]\nbase_url = "{base}"\n[revocation]\nenabled = false\n',
+        encoding="utf-8")
+    node = ClockedNode(load_settings(tmp_path, environ={}))
+    app = create_app(node)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield Server(node, base, box)
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _chromium_available() -> str | None:
+    if Path(CHROMIUM).exists():
+        return None
+    if shutil.which("apt-get"):
+        try:
+            subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return None if Path(CHROMIUM).exists() else f"{CHROMIUM} is missing and `apt-get install chromium` failed"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = _chromium_available()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    suffix = request.node.callspec.id if hasattr(request.node, "callspec") else ""
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}{'-' + suffix if suffix else ''}.png"), full_page=True)
+
+    return take

@@ -1,0 +1,235 @@
+"""The sharing flows as a person does them: Chromium against a real node, real SMTP in between."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import ubl
+from accesspoint.db.tables.organisations import Organisation
+from accesspoint.sharing import scheduler
+from accesspoint.web._session import services
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1200, "height": 900}
+CLIENT_ID = "0208:0123456749"  # a KBO number with a valid check digit
+
+
+def sign_up_verified(page, server, email: str, name: str, company: str) -> None:
+    page.goto(server.base_url + "/signup")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=name]", name)
+    page.fill("input[name=organisation_name]", company)
+    page.fill("input[name=password]", "a long passphrase")
+    page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "Check your email"
+    link = server.mail.link(server.mail.wait_for(email, "Confirm your email"))
+    page.goto(link)
+    page.click("text=Activate my account")
+    assert "Welcome" in page.locator("h1").inner_text()
+
+
+def log_in(page, server, email: str, next_path: str = "/") -> None:
+    page.goto(f"{server.base_url}/login?next={next_path}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "a long passphrase")
+    page.click("button[type=submit]")
+
+
+def add_organisation(page, server, name: str, identifier: str) -> int:
+    page.goto(server.base_url + "/orgs/new")
+    page.fill("input[name=name]", name)
+    page.fill("textarea[name=identifiers]", identifier)
+    page.click("main button[type=submit]")
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def share(page, server, org_id: int, email: str, kinds: tuple[str, ...] = ("peppol_purchase", "peppol_sales")):
+    page.goto(f"{server.base_url}/orgs/{org_id}")
+    page.fill("#share-form input[name=email]", email)
+    for box in page.locator("#share-form input[name=connections]").all():
+        box.set_checked(box.get_attribute("value") in kinds)
+    page.click("#share-form button[type=submit]")
+
+
+def states(page) -> dict[str, str]:
+    return {row.get_attribute("data-kind"): row.locator("[data-state]").get_attribute("data-state")
+            for row in page.locator("tr[data-kind]").all()}
+
+
+def receive_invoice(server, testdata, org_id: int) -> str:
+    """Store an official BIS example, addressed to our client, as the inbox does for an AS4 delivery."""
+    from accesspoint.delivery import Inbox
+
+    content = (testdata / "peppol-bis-invoice-3" / "examples" / "base-example.xml").read_bytes()
+    content = content.replace(b'<cbc:EndpointID schemeID="0002">FR23342</cbc:EndpointID>',
+                              f'<cbc:EndpointID schemeID="0208">{CLIENT_ID[5:]}</cbc:EndpointID>'.encode())
+    from ubl.model import parse_document
+
+    doc = parse_document(content).document
+    with server.node.sessions.begin() as db:
+        db.get(Organisation, org_id).peppol_receive = True
+    sbd = ubl.parse_sbd(ubl.build_sbd(
+        sender=ubl.ParticipantId.parse("0088:9482348239847239874"), receiver=ubl.ParticipantId.parse(CLIENT_ID),
+        document_type_id=doc.document_type_id, process_id=ubl.BIS_BILLING_PROCESS, country_c1="FR",
+        payload=content, creation_time=server.node.now()))
+    inbox = Inbox(server.node.sessions, clock=server.node.now, seat_id=server.node.settings.node.seat_id)
+    inbox.accept(sbd, as4_message_id=f"{uuid.uuid4()}@test", sender_seat_id="POP000001")
+    return doc.id
+
+
+def test_new_client_signs_up_from_the_emailed_link_and_sees_an_invoice(server, browser, shot, testdata):
+    acc = browser.new_context(viewport=DESKTOP)
+    a = acc.new_page()
+    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    org = add_organisation(a, server, "Bakkerij Peeters", CLIENT_ID)
+    number = receive_invoice(server, testdata, org)
+    share(a, server, org, "Jan@Bakkerij.test")
+    assert states(a) == {"peppol_purchase": "invited", "peppol_sales": "invited"}
+    assert "Invitation sent." in a.locator(".flash").inner_text()
+    shot(a, "01-accountant-organisation-invited")
+
+    invite = server.mail.wait_for("jan@bakkerij.test", "Bakkerij Peeters")
+    body = invite.get_content()
+    # SEC-11: firm and organisation with its number; no token in the subject.
+    assert "Boekhouder & Co" in invite["Subject"] and CLIENT_ID in body
+    link = server.mail.link(invite)
+    assert link.rsplit("/", 1)[1] not in invite["Subject"]
+
+    cli = browser.new_context(viewport=PHONE)
+    c = cli.new_page()
+    resp = c.goto(link)
+    assert resp.headers["referrer-policy"] == "no-referrer"
+    assert "Boekhouder & Co invites you" in c.locator("h1").inner_text()
+    shot(c, "02-client-invite-landing-phone")
+    c.click("text=Continue")
+    assert c.url.endswith("/invite")  # the token has left the URL
+    c.click("a:has-text('Sign up')")
+    email_box = c.locator("input[name=email]")
+    assert email_box.get_attribute("readonly") is not None
+    assert email_box.input_value() == "jan@bakkerij.test"
+    shot(c, "03-client-signup-locked-email-phone")
+    c.fill("input[name=name]", "Jan")
+    c.fill("input[name=password]", "a long passphrase")
+    c.click("button[type=submit]")
+    assert c.locator("#accept-form input[name=connections]").count() == 2
+    shot(c, "04-client-confirm-phone")
+    c.click("#accept-form button[type=submit]")
+    assert "now in your account" in c.locator(".flash").inner_text()
+    shot(c, "05-client-home-phone")
+    c.click("#shared-connections a:has-text('purchase invoices')")
+    assert c.locator(f"table.docs a:has-text('{number}')").count() == 1
+    shot(c, "06-client-purchase-invoices-phone")
+    c.click(f"table.docs a:has-text('{number}')")
+    assert number in c.locator("h1").inner_text()
+    frame = c.frame_locator("iframe.invoice")
+    assert number in frame.locator("h1").inner_text()
+    ubl_resp = c.request.get(c.url + "/ubl")
+    assert ubl_resp.status == 200 and b"<cbc:ID>" + number.encode() in ubl_resp.body()
+    shot(c, "07-client-invoice-phone")
+    assert "accepted" in server.mail.wait_for("anna@boekhouder.test", "accepted")["Subject"]
+
+    a.reload()
+    assert states(a) == {"peppol_purchase": "active", "peppol_sales": "active"}
+    assert a.locator("[data-onboarding]").first.get_attribute("data-onboarding") == "complete"
+    a.goto(server.base_url + "/clients")
+    shot(a, "08-accountant-connections-complete")
+
+    # A used link is refused with the uniform page (SEC-2, SEC-6).
+    other = browser.new_context(viewport=PHONE).new_page()
+    resp = other.goto(link)
+    assert resp.status == 410 and other.locator("h1").inner_text() == "This link does not work"
+    shot(other, "09-used-link-phone")
+
+    # The accountant revokes the purchase share: the client's next request is refused, past documents too.
+    purchase_url = c.url
+    a.goto(f"{server.base_url}/orgs/{org}")
+    a.locator("tr[data-kind=peppol_purchase] button:has-text('Revoke')").click()
+    assert states(a)["peppol_purchase"] == "revoked"
+    resp = c.goto(purchase_url)
+    assert resp.status == 403 and c.locator("h1").inner_text() == "No access"
+    shot(c, "10-revoked-access-phone")
+    c.goto(server.base_url + "/")
+    assert c.locator("#shared-connections li").count() == 1
+
+    # A link whose share was withdrawn before use is refused too.
+    share(a, server, org, "someone@bakkerij.test", ("peppol_purchase",))
+    withdrawn = server.mail.link(server.mail.wait_for("someone@bakkerij.test", "Bakkerij Peeters"))
+    a.locator("tr[data-kind=peppol_purchase] button:has-text('Withdraw')").click()
+    assert states(a)["peppol_purchase"] == "revoked"
+    resp = other.goto(withdrawn)
+    assert resp.status == 410 and other.locator("h1").inner_text() == "This link does not work"
+
+    # The client revokes the sales share from their side.
+    c.goto(server.base_url + "/")
+    c.click("#shared-connections button:has-text('Remove my access')")
+    assert c.locator("#shared-connections").count() == 0
+    a.reload()
+    assert states(a)["peppol_sales"] == "revoked"
+    a.goto(f"{server.base_url}/orgs/{org}/audit")
+    assert a.locator("td:has-text('invitation.accepted')").count() == 1
+    shot(a, "11-audit-log")
+    acc.close()
+    cli.close()
+
+
+def test_existing_user_forwarded_and_expired_links(server, browser, shot):
+    acc = browser.new_context(viewport=DESKTOP)
+    a = acc.new_page()
+    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    org = add_organisation(a, server, "Bakkerij Peeters", CLIENT_ID)
+    cli = browser.new_context(viewport=PHONE)
+    c = cli.new_page()
+    sign_up_verified(c, server, "jan@bakkerij.test", "Jan", "Bakkerij Peeters")
+
+    # An existing user, signed out, opens the link, logs in and accepts only the purchase connection.
+    c.click("text=Log out")
+    share(a, server, org, "jan@bakkerij.test")
+    link = server.mail.link(server.mail.wait_for("jan@bakkerij.test", "Bakkerij Peeters"))
+    c.goto(link)
+    c.click("text=Continue")
+    c.click("main a:has-text('Log in')")
+    c.fill("input[name=email]", "jan@bakkerij.test")
+    c.fill("input[name=password]", "a long passphrase")
+    c.click("button[type=submit]")
+    assert c.url.endswith("/invite")
+    c.locator("#accept-form input[value=peppol_sales]").set_checked(False)
+    c.click("#accept-form button[type=submit]")
+    assert c.locator("#shared-connections li").count() == 1
+    a.reload()
+    assert states(a) == {"peppol_purchase": "active", "peppol_sales": "declined"}
+    assert a.locator("[data-onboarding]").first.get_attribute("data-onboarding") == "partial"
+    shot(a, "12-accountant-partial")
+
+    # EC-2: re-invite the missing one; the link is forwarded and opened by another account (SEC-4).
+    share(a, server, org, "boekhouding@bakkerij.test", ("peppol_sales",))
+    forwarded = server.mail.link(server.mail.wait_for("boekhouding@bakkerij.test", "Bakkerij Peeters"))
+    c.goto(forwarded)
+    c.click("text=Continue")
+    assert c.locator("h2").first.inner_text() == "This invitation is for another address"
+    shot(c, "13-forwarded-link-other-account-phone")
+    a.reload()
+    assert states(a)["peppol_sales"] == "invited"  # nothing was created or consumed
+
+    # Reminders on day 3 (from the scheduler, through the real SMTP server), then expiry after 14 days.
+    svc = services(server.node)
+    server.node.offset = timedelta(days=3, minutes=1)
+    assert scheduler.run_due(svc, server.node.now()).reminded == 1
+    reminder = server.mail.wait_for("boekhouding@bakkerij.test", "Reminder:")
+    fresh = server.mail.link(reminder)
+    assert fresh != forwarded
+    server.node.offset = timedelta(days=14, minutes=1)
+    resp = c.goto(fresh)
+    assert resp.status == 410 and c.locator("h1").inner_text() == "This link does not work"
+    shot(c, "14-expired-link-phone")
+    a.reload()
+    assert "/login" in a.url  # 14 days later the accountant's 12-hour session has ended too
+    log_in(a, server, "anna@boekhouder.test", f"/orgs/{org}")
+    assert states(a)["peppol_sales"] == "expired"
+    acc.close()
+    cli.close()
