@@ -17,6 +17,7 @@ function); `DnsServer` is the asyncio edge:
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from dns.rdtypes.IN.NAPTR import NAPTR
 
 from .names import Zone
 from .naptr import smp_naptr
@@ -41,6 +43,22 @@ __all__ = ["DnsServer", "ZoneAnswerer"]
 # RFC 1035 §4.2.1: 512 octets over UDP without EDNS.
 _UDP_DEFAULT = 512
 _SCHEME_LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@functools.lru_cache(maxsize=4096)
+def _naptr_rdata(url: str) -> NAPTR:
+    """The NAPTR rdata for an SMP URL, built once per URL (parsing text per query is the slow part)."""
+    rec = smp_naptr(url)
+    return NAPTR(
+        dns.rdataclass.IN,
+        dns.rdatatype.NAPTR,
+        rec.order,
+        rec.preference,
+        rec.flags.encode(),
+        rec.service.encode(),
+        rec.regexp.encode(),
+        dns.name.root,
+    )
 
 
 class ZoneAnswerer:
@@ -106,9 +124,9 @@ class ZoneAnswerer:
         url = resolve(relative) if len(labels) == 2 else None
         if url is not None:
             if qtype == dns.rdatatype.NAPTR or any_type:
-                rec = smp_naptr(url)
-                text = f'{rec.order} {rec.preference} "{rec.flags}" "{rec.service}" "{rec.regexp}" {rec.replacement}'
-                response.answer.append(self._rrset(qname, dns.rdatatype.NAPTR, text))
+                rrset = dns.rrset.RRset(qname, dns.rdataclass.IN, dns.rdatatype.NAPTR)
+                rrset.add(_naptr_rdata(url), self.ttl)
+                response.answer.append(rrset)
             else:
                 response.authority.append(self._soa_rrset())  # NODATA
             return response
