@@ -68,7 +68,7 @@ def peer_pki(tmp_path_factory: pytest.TempPathFactory) -> PeerPki:
     pki = certs.TestPki.generate(directory)
     sender_key, sender_cert = pki.issue_ap(SENDER_SEAT).write(directory, "sender")
     receiver_key, receiver_cert = pki.issue_ap(RECEIVER_SEAT).write(directory, "receiver")
-    tls_key, tls_cert = pki.issue_tls("localhost").write(directory, "tls")
+    tls_key, tls_cert = pki.issue_tls("localhost", "127.0.0.1").write(directory, "tls")
     trust = directory / "trust.pem"
     trust.write_bytes(pki.trust_pem())
     return PeerPki(

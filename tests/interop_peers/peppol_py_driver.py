@@ -168,7 +168,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------- lookup
-def point_resolver_at(host: str, port: int) -> None:
+def point_resolver_at(host: str, port: int, lifetime: float = 5.0) -> None:
     import dns.resolver
 
     class PointedResolver(dns.resolver.Resolver):
@@ -178,15 +178,15 @@ def point_resolver_at(host: str, port: int) -> None:
             super().__init__(filename=filename, configure=False)
             self.nameservers = [host]
             self.port = port
-            self.timeout = 2.0
-            self.lifetime = 5.0
+            self.timeout = min(2.0, lifetime)
+            self.lifetime = lifetime
 
     dns.resolver.Resolver = PointedResolver
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     host, _, port = args.dns.rpartition(":")
-    point_resolver_at(host.strip("[]"), int(port))
+    point_resolver_at(host.strip("[]"), int(port), float(args.timeout))
     test_environment = not args.production
     result: dict = {"participant": args.participant, "document_type": args.doctype}
     try:

@@ -39,7 +39,7 @@ from tests.interop_peers.fixtures import (
     start_peer,
 )
 
-pytestmark = [pytest.mark.interop]
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 EB = "{http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/}"

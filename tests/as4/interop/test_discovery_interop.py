@@ -31,7 +31,7 @@ from tests.interop_peers.fixtures import (
     serve_asgi,
 )
 
-pytestmark = [pytest.mark.interop]
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 SMP_ID = "SMP-LOCAL-1"
 

@@ -42,7 +42,7 @@ from tests.interop_peers.fixtures import (
     start_peer,
 )
 
-pytestmark = [pytest.mark.interop]
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 XENC = "{http://www.w3.org/2001/04/xmlenc#}"
@@ -298,7 +298,7 @@ def test_peppol_py_lookup_with_no_dns_server_answering(peer_venv):
     have, so a timeout ends in AttributeError instead. (Our sml/ client separates the two cases.)"""
     result = peer_venv.run_json(
         "peppol_py_driver.py", "lookup", "--participant", RECEIVER_PID, "--doctype", INVOICE_DOCTYPE,
-        "--dns", f"127.0.0.1:{_free_udp_port()}", "--timeout", "2",
+        "--dns", f"127.0.0.1:{_free_udp_port()}", "--timeout", "1",
     )
     assert result["found"] is False
     assert result["error"]["type"] == "AttributeError" and "DNSException" in result["error"]["message"]
