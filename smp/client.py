@@ -7,7 +7,9 @@ certificates are good) comes in through `SmpPolicy`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -205,8 +207,10 @@ class SmpClient:
 
     async def _fetch_verified(self, url: str, *, at: datetime) -> VerifiedServiceMetadata:
         body = await self._get(url)
-        return verify_service_metadata(body, trust=self.policy.trust, at=at,
-                                       revocation=self.policy.revocation, allow_sha1=self.policy.allow_sha1)
+        verify = functools.partial(verify_service_metadata, body, trust=self.policy.trust, at=at,
+                                   revocation=self.policy.revocation, allow_sha1=self.policy.allow_sha1)
+        # With revocation on, the check makes blocking OCSP/CRL requests: keep them off the event loop.
+        return await asyncio.to_thread(verify) if self.policy.revocation is not None else verify()
 
     async def lookup_endpoint(
         self,
@@ -245,9 +249,10 @@ class SmpClient:
         if self.policy.production and urlsplit(endpoint.address).scheme.lower() != "https":
             raise NoEndpoint(NoEndpointReason.INSECURE_URL, f"endpoint address {endpoint.address} is not https")
         if self.policy.check_ap_certificate:
+            check = functools.partial(certs.verify_ap_certificate, endpoint.certificate(), trust=self.policy.trust,
+                                      at=at, revocation=self.policy.revocation)
             try:
-                certs.verify_ap_certificate(endpoint.certificate(), trust=self.policy.trust, at=at,
-                                            revocation=self.policy.revocation)
+                await asyncio.to_thread(check) if self.policy.revocation is not None else check()
             except (certs.CertError, SmpError) as exc:
                 raise NoEndpoint(NoEndpointReason.BAD_CERTIFICATE,
                                  f"the certificate of endpoint {endpoint.address} is not acceptable: {exc}") from None

@@ -139,3 +139,34 @@ def test_database_store_end_to_end(tmp_path: Path, database_url: str) -> None:
             store.put_service(PID, BIS_BILLING_INVOICE, b"<x/>")
     finally:
         engine.dispose()
+
+
+def test_revoked_certificates_are_refused(tmp_path: Path) -> None:
+    """Testbed TC2A.4: never send to a revoked AP; and an answer signed by a revoked SMP is not trusted."""
+    import certs
+
+    async def scenario() -> None:
+        async with local_network(tmp_path) as net:
+            await net.publish(PID)
+            now = datetime.now(UTC)
+            checkers = [certs.RevocationChecker(soft_fail=False) for _ in range(3)]
+            try:
+                with certs.RevocationServer(net.pki):
+                    found = await net.resolver(revocation=checkers[0]).resolve(
+                        PID, BIS_BILLING_INVOICE, BIS_BILLING_PROCESS, at=now)
+                    assert found.certificate() == net.ap.cert
+                    net.pki.revoke(net.ap.cert)
+                    with pytest.raises(smp.NoEndpoint) as exc:
+                        await net.resolver(revocation=checkers[1]).resolve(
+                            PID, BIS_BILLING_INVOICE, BIS_BILLING_PROCESS, at=now)
+                    assert exc.value.reason is smp.NoEndpointReason.BAD_CERTIFICATE
+                    net.pki.revoke(net.smp_signer.cert)
+                    with pytest.raises(smp.SmpSignatureError) as sig:
+                        await net.resolver(revocation=checkers[2]).resolve(
+                            PID, BIS_BILLING_INVOICE, BIS_BILLING_PROCESS, at=now)
+                    assert sig.value.reason is smp.SignatureProblem.UNTRUSTED
+            finally:
+                for checker in checkers:
+                    checker.close()
+
+    run(scenario())
