@@ -104,7 +104,7 @@ class OutboxEntry(Base):
 
     document: Mapped[Document] = relationship(lazy="joined", innerjoin=True)
     events: Mapped[list[OutboxEvent]] = relationship(
-        back_populates="entry", order_by="OutboxEvent.id", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="entry", order_by="OutboxEvent.id", lazy="select", cascade="all, delete-orphan"
     )
 
 
