@@ -170,3 +170,27 @@ def test_revoked_certificates_are_refused(tmp_path: Path) -> None:
                     checker.close()
 
     run(scenario())
+
+
+def test_pint_wildcard_registration_is_found(tmp_path: Path) -> None:
+    from ubl import DocumentTypeId
+
+    registered = DocumentTypeId(
+        "peppol-doctype-wildcard",
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:peppol:pint:billing-1@jp-1*::2.1")
+    wanted = DocumentTypeId(
+        "peppol-doctype-wildcard",
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:peppol:pint:billing-1@jp-1@acme-2::2.1")
+    unrelated = DocumentTypeId(
+        "peppol-doctype-wildcard",
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:peppol:pint:billing-1@sg-1::2.1")
+
+    async def scenario() -> None:
+        async with local_network(tmp_path) as net:
+            await net.publish(PID, doctype=registered)
+            found = await net.resolver().resolve(PID, wanted, BIS_BILLING_PROCESS, at=datetime.now(UTC))
+            assert found.document_type_id == registered
+            with pytest.raises(smp.ParticipantNotFound):
+                await net.resolver().resolve(PID, unrelated, BIS_BILLING_PROCESS, at=datetime.now(UTC))
+
+    run(scenario())
