@@ -162,14 +162,25 @@ def _prefixes(parent: etree._Element) -> tuple[str, ...] | None:
 
 def find_by_id(root: etree._Element, ident: str) -> etree._Element:
     """The one element whose wsu:Id (or Id) is `ident`; refuses duplicates (signature wrapping)."""
-    if not ident or '"' in ident or "'" in ident:
-        raise FailedAuthentication(f"unusable reference id {ident[:60]!r}")
-    found = root.xpath(f'//*[@wsu:Id="{ident}" or @Id="{ident}"]', namespaces={"wsu": WSU})
+    found = _id_index(root).get(ident, ())
     if not found:
-        raise FailedAuthentication(f"signed element #{ident} not found")
+        raise FailedAuthentication(f"signed element #{ident[:80]} not found")
     if len(found) > 1:
-        raise FailedAuthentication(f"{len(found)} elements carry the Id {ident!r} (signature wrapping?)")
+        raise FailedAuthentication(f"{len(found)} elements carry the Id {ident[:80]!r} (signature wrapping?)")
     return found[0]
+
+
+def _id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
+    """Every wsu:Id / Id in the document, in one pass (a few references each need a lookup)."""
+    index: dict[str, list[etree._Element]] = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for name in (WSU_ID, "Id"):
+            value = el.get(name)
+            if value is not None:
+                index.setdefault(value, []).append(el)
+    return index
 
 
 def token_certificates(security: etree._Element, uri: str | None) -> tuple[x509.Certificate, ...]:
@@ -187,11 +198,13 @@ def token_certificates(security: etree._Element, uri: str | None) -> tuple[x509.
     vt = bst.get("ValueType", X509V3)
     try:
         if vt == X509PKIPATH:
-            from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: F401
-
-            certs = _pkipath(der)
-            return tuple(reversed(certs))  # PKIPath is root first
-        return (x509.load_der_x509_certificate(der),)
+            certs = list(reversed(_pkipath(der)))  # PKIPath is root first
+        else:
+            certs = [x509.load_der_x509_certificate(der)]
+        for cert in certs:
+            # cryptography parses some fields lazily: touch them now, so a mangled token fails here
+            cert.subject, cert.issuer, cert.public_key(), cert.extensions  # noqa: B018
+        return tuple(certs)
     except ValueError as exc:
         raise FailedAuthentication(f"BinarySecurityToken holds no readable certificate: {exc}") from None
 

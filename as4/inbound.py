@@ -168,7 +168,7 @@ def open_user_message(
         _check_coverage(inbound, signature)
         try:
             seat = verify_signer(signature.certificate, at)
-        except CertError as exc:
+        except (CertError, ValueError) as exc:  # ValueError: a certificate field cryptography cannot parse
             raise FailedAuthentication(f"signing certificate rejected: {exc}") from None
         if str(seat) != um.from_party.party_id:
             raise FailedAuthentication(f"signer {seat} is not the sender {um.from_party.party_id}")

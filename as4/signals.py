@@ -153,7 +153,7 @@ def verify_receipt(
 
         try:
             verify_signer(sig.certificate, at)
-        except CertError as exc:
+        except (CertError, ValueError) as exc:
             raise InvalidReceipt(f"receipt signer rejected: {exc}", sent.message_id) from None
     if sm.ref_to_message_id != sent.message_id:
         raise InvalidReceipt(f"receipt refers to {sm.ref_to_message_id!r}, not {sent.message_id!r}",

@@ -1,0 +1,191 @@
+"""AS4 exchange speed and memory: `python benchmarks/as4_exchange.py [--seconds S] [--senders N] [--large-mb M]`.
+
+Prints, for one payload:
+1. full exchanges per second in process (build+sign+encrypt -> parse+verify+decrypt -> receipt -> receipt verified);
+2. exchanges per second over HTTPS with storage (`peppol-node as4 receive` in its own process, DirectoryStore with
+   fsync) and several concurrent senders;
+3. peak memory (tracemalloc and max RSS) for one exchange of a large (default 100 MB) SBD.
+
+`our_exchange_rate(payload, seconds)` stays importable: the comparison with the PyPI `as4` package reuses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import functools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import as4  # noqa: E402
+import certs  # noqa: E402
+
+SBD = """<?xml version="1.0" encoding="UTF-8"?>
+<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader">
+  <StandardBusinessDocumentHeader>
+    <HeaderVersion>1.0</HeaderVersion>
+    <Sender><Identifier Authority="iso6523-actorid-upis">0088:1111111111111</Identifier></Sender>
+    <Receiver><Identifier Authority="iso6523-actorid-upis">0088:2222222222222</Identifier></Receiver>
+    <DocumentIdentification>
+      <Standard>urn:oasis:names:specification:ubl:schema:xsd:Invoice-2</Standard><TypeVersion>2.1</TypeVersion>
+      <InstanceIdentifier>{instance}</InstanceIdentifier><Type>Invoice</Type>
+      <CreationDateAndTime>2026-11-01T10:00:00Z</CreationDateAndTime>
+    </DocumentIdentification>
+    <BusinessScope>
+      <Scope><Type>DOCUMENTID</Type><InstanceIdentifier>urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1</InstanceIdentifier><Identifier>busdox-docid-qns</Identifier></Scope>
+      <Scope><Type>PROCESSID</Type><InstanceIdentifier>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</InstanceIdentifier><Identifier>cenbii-procid-ubl</Identifier></Scope>
+      <Scope><Type>COUNTRY_C1</Type><InstanceIdentifier>BE</InstanceIdentifier></Scope>
+    </BusinessScope>
+  </StandardBusinessDocumentHeader>
+"""
+
+
+def sample_payload(instance: str = "bench-1") -> bytes:
+    """An SBD around the BIS Billing 3 base example when the test data is there, else a synthetic invoice."""
+    example = REPO.parent / "shared/testdata/peppol-bis-invoice-3/examples/base-example.xml"
+    body = example.read_bytes().split(b"?>", 1)[-1] if example.exists() else (
+        b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>1</ID>' + b"<Note>x</Note>" * 300
+        + b"</Invoice>")
+    return SBD.format(instance=instance).encode() + body + b"\n</StandardBusinessDocument>\n"
+
+
+@functools.cache
+def _pki() -> tuple[certs.TestPki, certs.Issued, certs.Issued, Path]:
+    d = Path(tempfile.mkdtemp(prefix="as4bench-"))
+    pki = certs.TestPki.generate(d / "pki")
+    return pki, pki.issue_ap("POP000001"), pki.issue_ap("POP000002"), d
+
+
+def our_exchange_rate(payload: bytes, seconds: float) -> float:
+    """Full in-process exchanges per second with our core on `payload` (an SBD), measured for `seconds`."""
+    pki, sender, receiver_ap, _ = _pki()
+    receiver = as4.Receiver(key=receiver_ap.key, cert=receiver_ap.cert, trust=pki.trust_store(),
+                            policy=as4.ReceiverPolicy(check_revocation=False))
+    now = datetime.now(UTC)
+    count, start = 0, time.perf_counter()
+    while True:
+        out = as4.build_user_message(payload, key=sender.key, cert=sender.cert, receiver_cert=receiver_ap.cert,
+                                     at=now)
+        handled = receiver.handle(out.content_type, out.body, at=now)
+        if handled.document is None:
+            raise RuntimeError(f"exchange failed: {handled.error}")
+        as4.verify_receipt(handled.response.content_type, handled.response.body, sent=out,
+                           receiver_cert=receiver_ap.cert, at=now)
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return count / elapsed
+
+
+def https_exchange_rate(payload_for: callable, seconds: float, senders: int) -> tuple[float, int]:
+    """Exchanges/s against `peppol-node as4 receive` over HTTPS (own process, fsync'ed DirectoryStore)."""
+    pki, sender, receiver_ap, d = _pki()
+    run = Path(tempfile.mkdtemp(prefix="as4bench-https-"))
+    key, cert = receiver_ap.write(run, "receiver")
+    tls_key, tls_cert = pki.issue_tls("127.0.0.1").write(run, "tls")
+    (run / "trust.pem").write_bytes(pki.trust_pem())
+    (run / "tls-ca.pem").write_bytes(certs.certificate_pem(pki.tls_ca.cert))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "accesspoint.cli", "as4", "receive", "--listen", "127.0.0.1:0", "--key", str(key),
+         "--cert", str(cert), "--trust", str(run / "trust.pem"), "--store", str(run / "store"),
+         "--tls-cert", str(tls_cert), "--tls-key", str(tls_key), "--revocation", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        url = json.loads(proc.stdout.readline())["url"]
+
+        async def main() -> tuple[int, int]:
+            done = failed = 0
+            counter = iter(range(10**9))
+            deadline = time.perf_counter() + seconds
+            async with as4.make_client(verify=as4.tls_context(str(run / "tls-ca.pem"))) as client:
+                async def one_sender() -> None:
+                    nonlocal done, failed
+                    while time.perf_counter() < deadline:
+                        out = as4.build_user_message(payload_for(f"https-{next(counter)}"), key=sender.key,
+                                                     cert=sender.cert, receiver_cert=receiver_ap.cert,
+                                                     at=datetime.now(UTC))
+                        result = await as4.send_message(client, url, out, receiver_cert=receiver_ap.cert,
+                                                        max_attempts=1)
+                        if result.delivered:
+                            done += 1
+                        else:
+                            failed += 1
+                await asyncio.gather(*(one_sender() for _ in range(senders)))
+            return done, failed
+
+        t0 = time.perf_counter()
+        done, failed = asyncio.run(main())
+        return done / (time.perf_counter() - t0), failed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def large_exchange(size_mb: int) -> dict:
+    """One exchange of a `size_mb` SBD from a file, through a DirectoryStore; memory figures."""
+    pki, sender, receiver_ap, d = _pki()
+    src = d / f"large-{size_mb}.xml"
+    head = SBD.format(instance="large-1").encode() + b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><Note>'
+    block = base64.b64encode(os.urandom(3 * 256 * 1024))
+    with open(src, "wb") as fh:
+        fh.write(head)
+        for _ in range(size_mb):
+            fh.write(block)
+        fh.write(b"</Note></Invoice></StandardBusinessDocument>")
+    receiver = as4.Receiver(key=receiver_ap.key, cert=receiver_ap.cert, trust=pki.trust_store(),
+                            policy=as4.ReceiverPolicy(check_revocation=False))
+    store = as4.DirectoryStore(d / "large-store")
+    now = datetime.now(UTC)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    out = as4.build_user_message(src, key=sender.key, cert=sender.cert, receiver_cert=receiver_ap.cert, at=now)
+    t1 = time.perf_counter()
+    handled = receiver.handle(out.content_type, out.iter_body(), at=now)
+    stored = store.store(handled.document, handled.response)
+    as4.verify_receipt(handled.response.content_type, stored.receipt, sent=out, receiver_cert=receiver_ap.cert, at=now)
+    t2 = time.perf_counter()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"payload_mb": src.stat().st_size / 1e6, "wire_mb": out.size / 1e6, "build_s": t1 - t0,
+            "receive_store_verify_s": t2 - t1, "tracemalloc_peak_mb": peak / 1e6,
+            "max_rss_mb": rss_after / 1024, "rss_growth_mb": (rss_after - rss_before) / 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--large-mb", type=int, default=100)
+    parser.add_argument("--skip-https", action="store_true")
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args(argv)
+    payload = sample_payload()
+    print(f"payload: SBD of {len(payload)} bytes")
+    rate = our_exchange_rate(payload, args.seconds)
+    print(f"in-process full exchanges (ours): {rate:.1f}/s")
+    if not args.skip_https:
+        https, failed = https_exchange_rate(sample_payload, args.seconds, args.senders)
+        print(f"HTTPS + fsync'ed storage, {args.senders} concurrent senders: {https:.1f} exchanges/s"
+              f" ({failed} failed)")
+    if not args.skip_large:
+        figures = large_exchange(args.large_mb)
+        print("large message: " + ", ".join(f"{k}={v:.1f}" for k, v in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
