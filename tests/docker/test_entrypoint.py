@@ -295,6 +295,11 @@ def test_node_behind_the_tls_proxy(secrets_tree: Path, tmp_path: Path, database)
                 r = client.get(url, headers={"Host": "elsewhere.example"},
                                extensions={"sni_hostname": "node-a.localhost"})
                 assert r.status_code == 421
+                # The node's /metrics stays on the private network.
+                assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+                r = client.get(f"https://127.0.0.1:{https_port}/metrics", headers={"Host": "node-a.localhost"},
+                               extensions={"sni_hostname": "node-a.localhost"})
+                assert r.status_code == 404
             # A body announced larger than any AS4 message is refused before it is read.
             with socket.create_connection(("127.0.0.1", https_port), timeout=10) as raw:
                 with context.wrap_socket(raw, server_hostname="node-a.localhost") as tls:

@@ -179,3 +179,4 @@ def test_proxy_offers_only_tls_1_2_and_later_and_buffers_requests() -> None:
     assert re.search(r"^proxy_request_buffering on;$", template, re.M)
     assert re.search(r"^client_header_timeout \d+s;$", template, re.M)
     assert template.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2
+    assert template.count("location = /metrics { return 404; }") == 2

@@ -1,0 +1,212 @@
+"""Every route of the node's web application, asked by someone who should not get in.
+
+The routes are enumerated from `create_app(node).routes`, so a route added later
+is checked without anyone remembering to: it must refuse an anonymous caller
+unless it is on PUBLIC below, with the reason it is public. Objects in the paths
+are real (Alice's organisation, its connections and her membership), so a 403
+means "refused", not "no such thing"; Alice herself gets 200 on the same paths,
+which shows the ids are right.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from accesspoint.config import load_settings
+from accesspoint.node import Node
+from accesspoint.web.app import create_app
+
+#: (method, path template) anyone may call, and why.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "liveness for Docker and the proxy; says only ok/unhealthy and the seat id",
+    ("GET", "/static"): "our CSS",
+    ("GET", "/"): "landing page (shows the user's home only with a session)",
+    ("GET", "/signup"): "sign-up form",
+    ("POST", "/signup"): "sign-up (CSRF-checked, rate-limited, email-verified)",
+    ("POST", "/api/signup"): "sign-up, API twin",
+    ("GET", "/verify/{token}"): "email verification link (the token is the credential)",
+    ("POST", "/verify"): "email verification (the token is the credential)",
+    ("POST", "/api/verify"): "email verification, API twin",
+    ("GET", "/login"): "login form",
+    ("POST", "/login"): "login (rate-limited)",
+    ("POST", "/api/session/logout"): "logging out without a session does nothing",
+    ("POST", "/api/session"): "login, API twin",
+    ("GET", "/i/{token}"): "invitation link (the token is the credential)",
+    ("POST", "/i"): "invitation token exchange (the token is the credential)",
+    ("GET", "/invite"): "invitation landing after the token exchange (reads the invite cookie)",
+    ("GET", "/openapi.json"): "the API's published description",
+    ("GET", "/metrics"): "Prometheus counters, no names or ids; the proxy of docker/ does not forward it",
+}
+
+
+@dataclass
+class World:
+    client: TestClient
+    node: Node
+    alice_token: str
+    alice_csrf: str
+    mallory_token: str
+    mallory_csrf: str
+    ids: dict[str, int]
+
+
+def _routes(app) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+    for route in app.routes:
+        if isinstance(route, Mount):
+            yield "GET", route.path
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                yield method, route.path
+        else:  # a WebSocketRoute or something new: it must be added to this test deliberately
+            raise AssertionError(f"unexpected route type {type(route).__name__}: teach this test about it")
+
+
+ROUTES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    from accesspoint.db.tables.accounts import Membership
+    from accesspoint.sharing import Context, accounts, orgs
+    from accesspoint.sharing.accounts import SignUp
+    from accesspoint.web._session import services
+
+    directory = tmp_path_factory.mktemp("webauth")
+    (directory / "node.toml").write_text(
+        f'[database]\nurl = "sqlite:///{directory / "node.db"}"\n[revocation]\nenabled = false\n'
+        f'[web]\nsecret_key = "{secrets.token_urlsafe(16)}"\napi_token = "{secrets.token_urlsafe(16)}"\n'
+        '[smtp]\nhost = "127.0.0.1"\nport = 9\n')
+    node = Node(load_settings(directory, environ={}))
+    app = create_app(node)
+    with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
+        svc = services(node)
+        ctx = Context(now=node.now())
+        with node.sessions.begin() as db:
+            alice = accounts.create_verified_user(db, svc, ctx, SignUp("alice@example.com", "correct horse battery"))
+            mallory = accounts.create_verified_user(db, svc, ctx, SignUp("mallory@example.com", "staple gun paper 9"))
+            org = orgs.create_organisation(db, ctx, alice, "Alice BV", ["0208:0123456749"])
+            orgs.create_organisation(db, ctx, mallory, "Mallory BV", ["0208:0987654394"])
+            connection_id = min(c.id for c in orgs.connections_of(db, org.id).values())
+            membership_id = db.scalar(sa.select(Membership.id).where(Membership.user_id == alice.id))
+            a_token, a_csrf = accounts.open_session(db, ctx, alice.id)
+            m_token, m_csrf = accounts.open_session(db, ctx, mallory.id)
+            ids = {"org_id": org.id, "connection_id": connection_id, "membership_id": membership_id}
+        ROUTES[:] = list(_routes(app))
+        yield World(client, node, a_token, a_csrf, m_token, m_csrf, ids)
+
+
+def concrete(path: str, ids: dict[str, int]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(ids.get(name, 1)) if name in ids or match.group(2) == "int" else "x" + secrets.token_hex(8)
+    return re.sub(r"\{(\w+)(?::(\w+))?\}", fill, path)
+
+
+#: A plausible body for every form, so a handler that validates before it authorises still gets to its
+#: authorisation check (an empty form could be refused as 400 and hide a missing membership check).
+PLAUSIBLE = {"email": "victim@example.com", "connections": ["peppol_sales"], "role": "org_admin",
+             "name": "Forged", "identifiers": "0208:0123456749", "message": "hi"}
+
+
+def call(world: World, method: str, path: str, *, token: str | None = None, csrf: str | None = None):
+    """One request; unsafe ones carry a valid CSRF token, so what is tested is the login/membership rule."""
+    url = concrete(path, world.ids)
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    if token is not None:
+        cookies["pn_session"] = token
+    if csrf is None:  # anonymous: the CSRF token the site hands any visitor
+        csrf = secrets.token_urlsafe(32)
+        cookies["pn_csrf"] = csrf
+    world.client.cookies.clear()
+    for k, v in cookies.items():
+        world.client.cookies.set(k, v)
+    if method == "GET":
+        return world.client.get(url, headers=headers)
+    if url.startswith("/api/"):
+        headers["x-csrf-token"] = csrf
+        return world.client.request(method, url, headers=headers, json=PLAUSIBLE)
+    return world.client.request(method, url, headers=headers, data={**PLAUSIBLE, "csrf": csrf})
+
+
+def refused(response) -> bool:  # noqa: ANN001
+    if response.status_code in (401, 403):
+        return True
+    return response.status_code in (302, 303, 307) and response.headers["location"].startswith("/login")
+
+
+def test_the_allow_list_names_only_routes_that_exist(world: World) -> None:
+    stale = set(PUBLIC) - set(ROUTES)
+    assert not stale, f"PUBLIC lists routes the app no longer has: {stale}"
+
+
+def test_every_non_public_route_refuses_an_anonymous_caller(world: World) -> None:
+    open_routes = []
+    for method, path in ROUTES:
+        if (method, path) in PUBLIC:
+            continue
+        response = call(world, method, path)
+        if not refused(response):
+            open_routes.append((method, path, response.status_code))
+    assert not open_routes, f"reachable without a session: {open_routes}"
+
+
+def test_a_forged_or_stale_session_cookie_is_anonymous(world: World) -> None:
+    for token in ("", "x" * 43, world.alice_token[:-2] + "AA", world.alice_token + "\x00"):
+        response = call(world, "GET", "/api/me", token=token)
+        assert response.status_code == 401, token
+
+
+MEMBER_ONLY = re.compile(r"\{(org_id|connection_id|membership_id)")
+
+
+def test_a_logged_in_outsider_cannot_reach_another_organisation(world: World) -> None:
+    checked, leaked = 0, []
+    for method, path in ROUTES:
+        if not MEMBER_ONLY.search(path):
+            continue
+        checked += 1
+        response = call(world, method, path, token=world.mallory_token, csrf=world.mallory_csrf)
+        if response.status_code not in (403, 404):
+            leaked.append((method, path, response.status_code))
+    assert checked >= 10
+    assert not leaked, f"Mallory reached Alice's organisation: {leaked}"
+
+
+def test_the_owner_gets_in_on_the_same_paths(world: World) -> None:
+    """The negative tests above are only meaningful if these ids are real."""
+    gets = [p for m, p in ROUTES if m == "GET" and MEMBER_ONLY.search(p)]
+    assert gets
+    for path in gets:
+        response = call(world, "GET", path, token=world.alice_token, csrf=world.alice_csrf)
+        assert response.status_code == 200, (path, response.status_code)
+
+
+def test_the_documents_api_wants_the_api_token_not_a_session(world: World) -> None:
+    api = [(m, p) for m, p in ROUTES if p.startswith("/api/v1/")]
+    assert api
+    for method, path in api:
+        for bearer in (world.alice_token, "", world.node.settings.web.api_token[:-1]):
+            world.client.cookies.clear()
+            url = concrete(path, world.ids)
+            response = world.client.request(method, url, headers={"authorization": f"Bearer {bearer}"})
+            assert response.status_code == 401, (method, path)
+
+
+def test_unsafe_requests_without_csrf_are_refused_even_with_a_session(world: World) -> None:
+    for method, path in ROUTES:
+        if method != "POST" or path.startswith("/api/"):
+            continue
+        world.client.cookies.clear()
+        world.client.cookies.set("pn_session", world.alice_token)
+        response = world.client.post(concrete(path, world.ids), data={"csrf": "wrong"})
+        assert response.status_code in (403, 404), (path, response.status_code)
