@@ -29,7 +29,7 @@ from .dnsserver import DnsServer
 from .local import LocalSml, ParticipantPage, ZonePublisher, certificate_owner, dns_label, new_migration_key
 from .names import Zone, bdxl_name, cname_name, legacy_cname_name, naptr_label, naptr_name
 from .naptr import NaptrRecord, select_smp_url
-from .https import HttpsServer
+from .https import HttpsServer, TlsScopeH11Protocol
 from .rfc2136 import Rfc2136Publisher
 from .server import create_sml_app, peer_certificate
 from .soap import SmpInfo
@@ -66,6 +66,7 @@ __all__ = [
     "create_sml_app",
     "peer_certificate",
     "HttpsServer",
+    "TlsScopeH11Protocol",
     "Rfc2136Publisher",
     "LocalSml",
     "ParticipantPage",

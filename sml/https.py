@@ -61,7 +61,14 @@ class TlsScopeH11Protocol(H11Protocol):
 
 
 class HttpsServer:
-    """An in-process uvicorn server with TLS; `client_ca` set means client certificates are required."""
+    """An in-process uvicorn server with TLS.
+
+    With `client_ca`, client certificates are verified against it: required, or
+    with `client_cert_required=False` optional (one server for SML clients and
+    for anonymous callers; the SML app still refuses requests without one).
+    The node's own uvicorn gets the same by passing `http=TlsScopeH11Protocol`,
+    `ssl_ca_certs=...` and `ssl_cert_reqs=ssl.CERT_OPTIONAL` to `uvicorn.Config`.
+    """
 
     def __init__(
         self,
@@ -70,11 +77,13 @@ class HttpsServer:
         certfile: str | Path,
         keyfile: str | Path,
         client_ca: str | Path | None = None,
+        client_cert_required: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.app = app
         self.certfile, self.keyfile, self.client_ca = certfile, keyfile, client_ca
+        self.client_cert_required = client_cert_required
         self.host, self.port = host, port
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -94,7 +103,9 @@ class HttpsServer:
             ssl_certfile=str(self.certfile),
             ssl_keyfile=str(self.keyfile),
             ssl_ca_certs=str(self.client_ca) if self.client_ca else None,
-            ssl_cert_reqs=ssl.CERT_REQUIRED if self.client_ca else ssl.CERT_NONE,
+            ssl_cert_reqs=(ssl.CERT_REQUIRED if self.client_cert_required else ssl.CERT_OPTIONAL)
+            if self.client_ca
+            else ssl.CERT_NONE,
             lifespan="off",
             log_level="warning",
             access_log=False,

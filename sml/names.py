@@ -67,7 +67,8 @@ class Zone:
 
     @classmethod
     def named(cls, text: str) -> Zone:
-        """`production`, `test`, `ec-production`, `ec-test`, or any domain (a custom zone)."""
+        """`production` (`prod`, `sml`), `test` (`smk`), `ec-production` (`production-ec`),
+        `ec-test` (`test-ec`), or any domain (a custom zone)."""
         key = text.strip().lower()
         known = _KNOWN.get(key)
         if known is not None:
@@ -92,6 +93,8 @@ Zone.EC_PRODUCTION = Zone(
 )
 Zone.EC_TEST = Zone("acc.edelivery.tech.ec.europa.eu", "https://acc.edelivery.tech.ec.europa.eu/edelivery-sml", "ec-test")
 _KNOWN = {z.label: z for z in (Zone.PRODUCTION, Zone.TEST, Zone.EC_PRODUCTION, Zone.EC_TEST)}
+_KNOWN.update({"prod": Zone.PRODUCTION, "test-ec": Zone.EC_TEST, "production-ec": Zone.EC_PRODUCTION,
+               "prod-ec": Zone.EC_PRODUCTION, "ec-prod": Zone.EC_PRODUCTION, "smk": Zone.TEST, "sml": Zone.PRODUCTION})
 
 
 def _zone_domain(zone: Zone | str | None) -> str:

@@ -167,6 +167,23 @@ def test_tls_refuses_missing_or_foreign_client_certificates(pki):
     asyncio.run(main())
 
 
+def test_optional_client_certificates(pki):
+    async def main():
+        local = LocalSml(MemorySmlStore(), ZONE)
+        async with HttpsServer(_app(local), certfile=pki["server_cert"], keyfile=pki["server_key"],
+                               client_ca=pki["client_ca"], client_cert_required=False) as server:
+            anonymous = ssl.create_default_context(cafile=str(pki["tls_ca"]))
+            async with httpx.AsyncClient(verify=anonymous, timeout=10) as http:
+                with pytest.raises(UnauthorizedFault):  # connected, but the SML wants a certificate
+                    await SmlClient(server.url + "/edelivery-sml", "SMP-X", http=http).read_smp()
+            http, client = _client(pki, "smp1", server, "SMP-ONE")
+            async with http:
+                await client.create_smp("https://smp1.example/", "192.0.2.1")
+                assert (await client.read_smp()).smp_id == "SMP-ONE"
+
+    asyncio.run(main())
+
+
 def test_without_tls_the_app_refuses(pki):
     async def main():
         app = _app(LocalSml(MemorySmlStore(), ZONE))

@@ -80,6 +80,7 @@ def test_zone_names():
     assert Zone.named("production") is Zone.PRODUCTION
     assert Zone.named("TEST") is Zone.TEST
     assert Zone.named("ec-test") is Zone.EC_TEST
+    assert Zone.named("test-ec") is Zone.EC_TEST and Zone.named("prod") is Zone.PRODUCTION
     assert Zone.named("participant.sml.test.tech.peppol.org.") is Zone.TEST
     custom = Zone.named("sml.example.net")
     assert custom.domain == "sml.example.net" and custom.management_url is None

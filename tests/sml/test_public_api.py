@@ -16,7 +16,7 @@ EXPECTED = {
     # local SML
     "LocalSml", "ParticipantPage", "ZonePublisher", "certificate_owner", "dns_label", "new_migration_key",
     "SmlStore", "MemorySmlStore", "SmpRecord", "ParticipantRecord", "create_sml_app", "peer_certificate",
-    "HttpsServer", "DnsServer", "Rfc2136Publisher",
+    "HttpsServer", "TlsScopeH11Protocol", "DnsServer", "Rfc2136Publisher",
 }
 
 
