@@ -73,12 +73,14 @@ class OurReceiver:
 
 
 @contextmanager
-def our_receiver(peer_pki, revocation, store_dir: Path, *, tls: bool = False) -> Iterator[OurReceiver]:
+def our_receiver(peer_pki, revocation, store_dir: Path, *, tls: bool = False,
+                 accept: frozenset[str] | None = None) -> Iterator[OurReceiver]:
     receiver = as4.Receiver(
         key=certs.load_private_key(peer_pki.receiver_key),
         cert=certs.load_certificate(peer_pki.receiver_cert),
         trust=peer_pki.pki.trust_store(),
         revocation=revocation.checker,
+        policy=as4.ReceiverPolicy(accept=accept),
     )
     store = as4.DirectoryStore(store_dir)
     tls_files = {"tls_cert": peer_pki.tls_cert, "tls_key": peer_pki.tls_key} if tls else {}
@@ -137,6 +139,21 @@ def test_as4_package_signer_outside_our_pki_gets_ebms_0101(peer_venv, peer_pki, 
     assert stored == []
 
 
+def test_as4_package_message_for_a_participant_we_do_not_serve_gets_not_serviced(
+        peer_venv, peer_pki, revocation, tmp_path):
+    payload = tmp_path / "invoice.xml"
+    payload.write_bytes(invoice())
+    elsewhere = frozenset({"iso6523-actorid-upis::0088:someoneelse"})
+    with our_receiver(peer_pki, revocation, tmp_path / "ours", accept=elsewhere) as ours:
+        result = _as4_send(peer_venv, ours.url, peer_pki.sender_key, peer_pki.sender_cert,
+                           peer_pki.receiver_cert, payload, tmp_path / "peer")
+        stored = ours.messages()
+    assert result["state"] == "rejected", result
+    assert result["error"]["code"] == "EBMS:0004"
+    assert result["error"]["detail"] == as4.NOT_SERVICED_DETAIL
+    assert stored == []
+
+
 def test_as4_package_signer_with_a_revoked_certificate_gets_ebms_0101(peer_venv, peer_pki, revocation, tmp_path):
     issued = peer_pki.pki.issue_ap("POP000003")
     key, cert = issued.write(tmp_path, "revoked")
@@ -183,11 +200,11 @@ def _our_send(peer_pki, url: str, sbd: bytes, *, receiver_cert: Path | None = No
     return asyncio.run(go())
 
 
-def _as4_receiver(peer_venv, peer_pki, store: Path):
+def _as4_receiver(peer_venv, peer_pki, store: Path, *extra: str):
     return start_peer(
         peer_venv, "as4_driver.py", "receive", "--key", str(peer_pki.receiver_key),
         "--cert", str(peer_pki.receiver_cert), "--trust", str(peer_pki.root),
-        "--intermediate", str(peer_pki.ap_ca), "--store", str(store),
+        "--intermediate", str(peer_pki.ap_ca), "--store", str(store), *extra,
     )
 
 
@@ -221,6 +238,18 @@ def test_our_message_for_another_key_gets_as4_packages_decryption_error(peer_ven
     assert record["successful"] is False
     assert result.error is not None and result.error.raw_code == record["error"]["code"]
     assert record["error"]["code"] == "EBMS:0102"
+
+
+def test_our_message_for_a_participant_the_as4_package_does_not_serve(peer_venv, peer_pki, tmp_path):
+    store = tmp_path / "peer-store"
+    with _as4_receiver(peer_venv, peer_pki, store, "--accept", "0088:someoneelse") as peer:
+        result = _our_send(peer_pki, peer.url, _our_sbd("OURS-3"))
+    assert result.outcome is as4.Outcome.REJECTED, (result.outcome, result.error)
+    assert isinstance(result.error, as4.PeerRejected)
+    assert result.error.raw_code == "EBMS:0004"
+    assert result.error.error_detail == as4.NOT_SERVICED_DETAIL
+    [record] = read_store(store)
+    assert record["error"]["detail"] == "PEPPOL:NOT_SERVICED" and "payload_file" not in record
 
 
 # ---------------------------------------------------------------------- peppol-py -> our receiver
