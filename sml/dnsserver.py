@@ -175,6 +175,10 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        # Under a flood, drop (UDP clients retry) rather than queue without bound.
+        if len(self.server._tasks) >= self.server.max_pending:
+            self.server.dropped += 1
+            return
         self.server._spawn(self._answer(data, addr))
 
     async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -188,6 +192,8 @@ class DnsServer:
 
     `port=0` picks a free port (the same for UDP and TCP), readable as `.port`
     once started. Use as `async with`, or `await start()` / `await close()`.
+    At most `max_pending` UDP queries are answered at once (more are dropped)
+    and `max_tcp_connections` TCP clients served, each idle for `tcp_idle_timeout`.
     """
 
     def __init__(
@@ -199,12 +205,18 @@ class DnsServer:
         port: int = 0,
         ttl: int = 60,
         tcp_idle_timeout: float = 10.0,
+        max_pending: int = 256,
+        max_tcp_connections: int = 64,
     ) -> None:
         self.answerer = ZoneAnswerer(zone, ttl=ttl, ns_address=host)
         self.store = store
         self.host = host
         self.port = port
         self.tcp_idle_timeout = tcp_idle_timeout
+        self.max_pending = max_pending
+        self.max_tcp_connections = max_tcp_connections
+        #: UDP queries dropped because `max_pending` were being answered.
+        self.dropped = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -228,6 +240,9 @@ class DnsServer:
         return await asyncio.to_thread(self.answerer.answer_query, data, self._resolve, tcp=tcp)
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._writers) >= self.max_tcp_connections:
+            writer.close()
+            return
         self._writers.add(writer)
         try:
             while True:

@@ -238,3 +238,39 @@ def test_parse_resolver_address():
     for bad in ("localhost:53", "1.2.3.4:0", "1.2.3.4:x"):
         with pytest.raises(ValueError):
             parse_resolver_address(bad)
+
+
+def test_limits_under_load():
+    async def main():
+        async with DnsServer(ZONE, _store("0088:123abc"), max_pending=1, max_tcp_connections=1,
+                             tcp_idle_timeout=0.5) as server:
+            loop = asyncio.get_running_loop()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.connect(("127.0.0.1", server.port))
+            q = dns.message.make_query("sml.local.test.", "SOA").to_wire()
+            try:
+                for _ in range(50):
+                    await loop.sock_sendall(sock, q)
+                await asyncio.sleep(0.5)
+            finally:
+                sock.close()
+            assert server.dropped > 0
+            # One TCP client at a time: a second one is closed at once, the first still served.
+            r1, w1 = await asyncio.open_connection("127.0.0.1", server.port)
+            await asyncio.sleep(0.05)
+            r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+            assert await asyncio.wait_for(r2.read(), 2) == b""
+            w1.write(struct.pack("!H", len(q)) + q)
+            (length,) = struct.unpack("!H", await asyncio.wait_for(r1.readexactly(2), 2))
+            assert dns.message.from_wire(await r1.readexactly(length)).answer
+            # The idle timeout closes the first connection too.
+            assert await asyncio.wait_for(r1.read(), 3) == b""
+            for w in (w1, w2):
+                w.close()
+            # After the flood, UDP answers again.
+            answer = await dns.asyncquery.udp(dns.message.make_query("sml.local.test.", "SOA"), "127.0.0.1",
+                                              port=server.port, timeout=2)
+            assert answer.answer
+
+    asyncio.run(main())
