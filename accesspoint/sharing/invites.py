@@ -107,7 +107,7 @@ def _shares_of(db: Session, invitation_id: int, status: str | None = "invited") 
         Share.invitation_id == invitation_id)
     if status:
         q = q.where(Share.status == status)
-    return [(s, c) for s, c in db.execute(q.order_by(Connection.kind.desc()))]
+    return [(s, c) for s, c in db.execute(q.order_by(Connection.kind))]
 
 
 def share_connections(svc: Services, ctx: Context, user_id: int, organisation_id: int, email: str,

@@ -178,18 +178,11 @@ def document_page(r: Req) -> Response:
 
 
 def _render_html(content: bytes) -> str:
-    render = getattr(ubl, "render_html", None)
-    if render is not None:
-        out = render(content)
-        return out.decode("utf-8") if isinstance(out, bytes) else str(out)
-    # Until ubl renders documents itself: a plain summary from the typed model.
-    from ubl.model import parse_document
-
+    """ubl's rendering of the stored UBL (autoescaped, no scripts, no external resources)."""
     try:
-        parsed = parse_document(content).document
+        return ubl.render_html(ubl.parse_document(content).document)
     except ubl.UblError as exc:
-        return templates.get_template("invoice_render.html").render(error=str(exc), inv=None)
-    return templates.get_template("invoice_render.html").render(inv=parsed, error=None)
+        return templates.get_template("message_plain.html").render(message=f"This document cannot be shown: {exc}")
 
 
 @endpoint()
@@ -232,29 +225,19 @@ def document_pdf(r: Req) -> Response:
         raise shares.NotAllowed("You may not download documents of this connection.")
     pdf = doc.pdf
     if pdf is None:
-        render_pdf = getattr(ubl, "render_pdf", None)
-        pdf = render_pdf(doc.content) if render_pdf is not None else _embedded_pdf(doc.content)
+        # W9 default: the PDF that came with the invoice, else one generated from the UBL.
+        try:
+            pdf = ubl.choose_pdf(ubl.parse_document(doc.content).document, ubl.EmbeddedPdfPolicy.ONLY_WHEN_NONE).data
+        except ubl.UblError:
+            pdf = None
     if not pdf:
         if r.api:
             return r.done("", {"error": "no_pdf", "message": "No PDF is available for this document."}, status=404)
         return r.page("message.html", status=404, title="No PDF", code="no_pdf",
-                      message="No PDF came with this invoice and none can be generated yet; download the UBL instead.")
+                      message="No PDF is available for this document; download the UBL instead.")
     name = "".join(ch for ch in (doc.number or doc.public_id) if ch.isalnum() or ch in "-_.") or "document"
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
-
-
-def _embedded_pdf(content: bytes) -> bytes | None:
-    """The first embedded PDF attachment (BG-24), which is how BIS invoices usually carry their PDF."""
-    try:
-        from ubl.model import parse_document
-
-        for att in parse_document(content).document.attachments:
-            if (att.mime_code or "").lower() == "application/pdf":
-                return att.data
-    except (ubl.UblError, AttributeError):
-        return None
-    return None
 
 
 def routes(node: Node) -> list[BaseRoute]:

@@ -128,9 +128,11 @@ def test_new_client_signs_up_from_the_emailed_link_and_sees_an_invoice(server, b
     c.click(f"table.docs a:has-text('{number}')")
     assert number in c.locator("h1").inner_text()
     frame = c.frame_locator("iframe.invoice")
-    assert number in frame.locator("h1").inner_text()
+    assert number in frame.locator("body").inner_text()
     ubl_resp = c.request.get(c.url + "/ubl")
     assert ubl_resp.status == 200 and b"<cbc:ID>" + number.encode() in ubl_resp.body()
+    pdf_resp = c.request.get(c.url + "/pdf")
+    assert pdf_resp.status == 200 and pdf_resp.body().startswith(b"%PDF-")
     shot(c, "07-client-invoice-phone")
     assert "accepted" in server.mail.wait_for("anna@boekhouder.test", "accepted")["Subject"]
 
