@@ -116,7 +116,9 @@ async def send_message(
     for number in range(1, max_attempts + 1):
         started, t0 = clock(), time.monotonic()
         try:
-            response = await client.post(url, content=_body(message), headers=message.headers)
+            # a known length instead of chunked encoding: some receivers handle chunked badly
+            headers = {**message.headers, "Content-Length": str(message.size)}
+            response = await client.post(url, content=_body(message), headers=headers)
             body = await response.aread()
         except httpx.TransportError as exc:
             # a failure after the request went out may mean it arrived and only the receipt was lost
