@@ -2,10 +2,13 @@
 management client, and a local SML (SOAP API + authoritative DNS) for private
 and test networks.
 
-Pure parts (`names`, `naptr`, `soap`) turn values into values; the edges are
-`dns` (lookups), `client` (SOAP over mutual TLS), `dnsserver`, `server` (the
-SOAP app) and `rfc2136`. It never imports `accesspoint` or `shares`; storage
-of a local SML comes in through the `SmlStore` protocol.
+Pure parts (`names`, `naptr`, `soap`) turn values into values; `local` holds
+the SML's rules (ownership, migration) over a `store.SmlStore`; the edges are
+`dns` (lookups), `client` (SOAP over mutual TLS), `dnsserver` (authoritative
+UDP + TCP), `server` (the SOAP app), `https` (uvicorn exposing the client
+certificate) and `rfc2136` (TSIG dynamic updates to a real DNS server). It
+never imports `accesspoint` or `shares`; storage of a local SML comes in through
+the `SmlStore` protocol (`accesspoint.sml_store.DbSmlStore` on the node's DB).
 """
 
 from .errors import (
