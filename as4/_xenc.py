@@ -23,7 +23,7 @@ from lxml import etree
 from as4._wss import str_reference, token_certificates
 from as4._xml import DS, NS, WSSE, WSSE11, XENC, XENC11, qname, text_of
 from as4.blob import CHUNK, Blob, BlobWriter
-from as4.errors import FailedDecryption, PolicyNoncompliance
+from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 
 AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
 RSA_OAEP_11 = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
@@ -147,7 +147,7 @@ def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
         kind = "bst"
         try:
             cert = token_certificates(security, ref.get("URI"))[0]
-        except Exception:  # noqa: BLE001 - reported as "no usable certificate" by the caller
+        except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
     elif ek.find("ds:KeyInfo/wsse:SecurityTokenReference/ds:X509Data/ds:X509IssuerSerial", NS) is not None:
         kind = "issuer-serial"

@@ -118,7 +118,14 @@ class DirectoryStore:
                 _write(tmp / "message.json", [json.dumps(meta, indent=2).encode()])
                 _write(tmp / "receipt.xml", [receipt.body])
                 _fsync_dir(tmp)
-                os.rename(tmp, folder)
+                try:
+                    os.rename(tmp, folder)
+                except OSError:
+                    if not folder.exists():
+                        raise
+                    # another process stored the same MessageId first: theirs stands
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return Stored((folder / "receipt.xml").read_bytes(), True, str(folder))
                 _fsync_dir(self.directory)
                 _write(instance_marker, [str(folder).encode()])
                 _fsync_dir(self._index)
