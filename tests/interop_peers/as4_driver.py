@@ -146,30 +146,50 @@ def cmd_send(args: argparse.Namespace) -> int:
         timeout=urllib3.Timeout(connect=5, read=120),
     )
     result: dict = {"message_id": exchange.message_id, "conversation_id": exchange.conversation_id}
+    answers = []
+    for attempt in range(1, args.repeat + 1):
+        # --repeat re-sends the very same bytes (same MessageId), as a sender does after a lost receipt
+        answer = post_and_verify(pool, args.url, headers, body, exchange, out, attempt)
+        answers.append(answer)
+        if answer["state"] == "transport-error":
+            break
+    result.update(answers[-1])
+    if args.repeat > 1:
+        result["attempts"] = answers
+    print(json.dumps(result))
+    return 0 if all(a["receipt_verified"] for a in answers) else 1
+
+
+def post_and_verify(pool, url: str, headers: dict, body: bytes, exchange, out: Path | None, attempt: int) -> dict:
+    import urllib3
+
     try:
-        response = pool.request("POST", args.url, body=body, headers=headers)
+        response = pool.request("POST", url, body=body, headers=headers)
     except urllib3.exceptions.HTTPError as exc:
-        result.update(state="transport-error", receipt_verified=False, reason=str(exc))
-        print(json.dumps(result))
-        return 2
+        return {"state": "transport-error", "receipt_verified": False, "reason": str(exc)}
     exchange.mark_sent()
     content_type = response.headers.get("Content-Type", "")
-    result.update(http_status=response.status, response_content_type=content_type)
     if out:
-        (out / "response.body").write_bytes(response.data)
+        name = "response.body" if attempt == 1 else f"response.{attempt}.body"
+        (out / name).write_bytes(response.data)
     try:
         exchange.receive_signal(soap_part(content_type, response.data))
         reason = None
     except ReceiptVerificationError as exc:
         reason = str(exc)
-    result.update(
-        state=str(exchange.state),
-        receipt_verified=exchange.successful,
-        error=error_json(exchange),
-        reason=reason,
-    )
-    print(json.dumps(result))
-    return 0 if exchange.successful else 1
+    receipt_id = None
+    if exchange.receipt is not None and exchange.receipt.soap_envelope is not None:
+        signal = exchange.receipt.soap_envelope.header.messaging.signal_message
+        receipt_id = signal.message_info.message_id.value if signal is not None else None
+    return {
+        "http_status": response.status,
+        "response_content_type": content_type,
+        "state": str(exchange.state),
+        "receipt_verified": exchange.successful,
+        "receipt_message_id": receipt_id,
+        "error": error_json(exchange),
+        "reason": reason,
+    }
 
 
 # ------------------------------------------------------------------------------------------ receive
@@ -376,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--payload", required=True, help="business document (or a whole SBD: its document is used)")
     send.add_argument("--ca-bundle", help="CA file for an https:// URL")
     send.add_argument("--out", help="directory to keep request and response in")
+    send.add_argument("--repeat", type=int, default=1, help="send the same bytes N times (duplicate check)")
     send.set_defaults(handler=cmd_send)
 
     receive = sub.add_parser("receive")

@@ -124,6 +124,22 @@ def test_as4_package_message_is_accepted_and_our_receipt_verifies(peer_venv, pee
     assert _received_invoice_id(folder / "sbd.xml") == "AS4-PKG-1"
 
 
+def test_as4_package_resending_the_same_message_gets_the_stored_receipt(peer_venv, peer_pki, revocation, tmp_path):
+    """A sender that lost the receipt re-sends the same bytes: stored once, the same receipt again,
+    and `as4` verifies it again."""
+    payload = tmp_path / "invoice.xml"
+    payload.write_bytes(invoice(number="AS4-PKG-DUP"))
+    with our_receiver(peer_pki, revocation, tmp_path / "ours") as ours:
+        result = _as4_send(peer_venv, ours.url, peer_pki.sender_key, peer_pki.sender_cert,
+                           peer_pki.receiver_cert, payload, tmp_path / "peer", "--repeat", "2")
+        stored = ours.messages()
+    first, second = result["attempts"]
+    assert first["receipt_verified"] is True and second["receipt_verified"] is True, result
+    assert first["receipt_message_id"] == second["receipt_message_id"]
+    assert (tmp_path / "peer" / "response.body").read_bytes() == (tmp_path / "peer" / "response.2.body").read_bytes()
+    assert [m["message_id"] for m in stored] == [result["message_id"]]
+
+
 def test_as4_package_signer_outside_our_pki_gets_ebms_0101(peer_venv, peer_pki, revocation, tmp_path):
     other = certs.TestPki.generate(tmp_path / "other-pki")
     key, cert = other.issue_ap(SENDER_SEAT).write(tmp_path, "stranger")
