@@ -186,7 +186,11 @@ def _inviter_side(db: Session, user: User, inv: Invitation) -> None:
 
 def resend(svc: Services, ctx: Context, user_id: int, invitation_id: int) -> int:
     """Mint a new token and supersede the old invitation: only the newest link works (SEC-3, E3)."""
-    ratelimit.hit(svc, ctx, "resend", f"invitation:{invitation_id}")
+    with svc.sessions() as db:
+        row = db.get(Invitation, invitation_id)
+        # Keyed by organisation and address: each resend makes a new row, so an id key would reset.
+        key = f"share:{row.organisation_id}:{row.email}" if row is not None else f"invitation:{invitation_id}"
+    ratelimit.hit(svc, ctx, "resend", key)
     with svc.sessions.begin() as db:
         user = db.get(User, user_id)
         old = db.get(Invitation, invitation_id)

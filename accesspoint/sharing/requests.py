@@ -98,7 +98,10 @@ def cancel(svc: Services, ctx: Context, user_id: int, request_id: int, *, reason
 
 def resend(svc: Services, ctx: Context, user_id: int, request_id: int) -> int:
     """W3.4: a resend replaces the request; the old one is cancelled (superseded) and its link dies (E3)."""
-    ratelimit.hit(svc, ctx, "resend", f"request:{request_id}")
+    with svc.sessions() as db:
+        row = db.get(AuthorisationRequest, request_id)
+        key = f"request:{row.requester_environment_id}:{row.client_email}" if row is not None else f"request:{request_id}"
+    ratelimit.hit(svc, ctx, "resend", key)
     with svc.sessions.begin() as db:
         user, old = _requester_side(db, user_id, request_id)
         shares.check_transition(shares.RequestState, old.status, "cancelled")

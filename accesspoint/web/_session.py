@@ -198,7 +198,10 @@ def _run(handler: Callable[[Req], Response], request: Request, node: Any, svc: S
     r = Req(request, node, svc, ctx, api, user, session, csrf, form, lists)
     if new_anon:
         r.set_cookie(CSRF_COOKIE, anon_csrf, None)
-    if unsafe and not (api and bearer and session is not None):
+    # CSRF guards ambient credentials. API calls with a bearer token, or with no session cookie at all
+    # (sign-up, verify, login: they answer with a token and set no cookie), carry none.
+    exempt = api and (bearer or not request.cookies.get(SESSION_COOKIE))
+    if unsafe and not exempt:
         sent = request.headers.get("x-csrf-token", "") if api else str(form.get("csrf", ""))
         if not sent or not shares.tokens_equal(sent, csrf):
             if api:

@@ -29,21 +29,20 @@ def _safe_next(value: str) -> str:
 def signup(r: Req) -> Response:
     """Sign up: creates an unverified account and emails a verification link.
     ---
-    post:
-      summary: Sign up
-      description: Same answer whether or not the address has an account (SEC-6).
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [email, password]
-              properties: {email: {type: string}, password: {type: string}, name: {type: string},
-                           organisation_name: {type: string}}
-      responses:
-        "202": {description: Check your email}
-        "400": {description: Invalid input}
-        "429": {description: Rate limited}
+    summary: Sign up
+    description: Same answer whether or not the address has an account (SEC-6).
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [email, password]
+            properties: {email: {type: string}, password: {type: string}, name: {type: string},
+                         organisation_name: {type: string}}
+    responses:
+      "202": {description: Check your email}
+      "400": {description: Invalid input}
+      "429": {description: Rate limited}
     """
     invite_token = r.request.cookies.get(INVITE_COOKIE, "")
     locked = ""
@@ -96,15 +95,14 @@ def verify_page(r: Req) -> Response:
 def verify(r: Req) -> Response:
     """Confirm an email address with the token from the verification email.
     ---
-    post:
-      summary: Verify email
-      requestBody:
-        content:
-          application/json:
-            schema: {type: object, required: [token], properties: {token: {type: string}}}
-      responses:
-        "200": {description: Verified; logged in (the response holds a session token for the API)}
-        "410": {description: Invalid, used or expired link}
+    summary: Verify email
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [token], properties: {token: {type: string}}}
+    responses:
+      "200": {description: Verified; logged in (the response holds a session token for the API)}
+      "410": {description: Invalid, used or expired link}
     """
     user_id = accounts.verify_email(r.svc, r.ctx, r.get("token"))
     with r.svc.sessions.begin() as db:
@@ -119,19 +117,18 @@ def verify(r: Req) -> Response:
 def login(r: Req) -> Response:
     """Log in with email and password; the API answer carries a bearer session token.
     ---
-    post:
-      summary: Log in (open a session)
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [email, password]
-              properties: {email: {type: string}, password: {type: string}}
-      responses:
-        "200": {description: "{session_token, csrf_token}: send 'Authorization: Bearer <session_token>'"}
-        "403": {description: Wrong email or password, or email not verified}
-        "429": {description: Rate limited}
+    summary: Log in (open a session)
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [email, password]
+            properties: {email: {type: string}, password: {type: string}}
+    responses:
+      "200": {description: "{session_token, csrf_token}: send 'Authorization: Bearer <session_token>'"}
+      "403": {description: Wrong email or password, or email not verified}
+      "429": {description: Rate limited}
     """
     nxt = _safe_next(r.request.query_params.get("next", "") or r.get("next", "/"))
     if r.request.method == "GET":
@@ -155,10 +152,9 @@ def login(r: Req) -> Response:
 def logout(r: Req) -> Response:
     """End the session (server-side: the token stops working at once).
     ---
-    post:
-      summary: Log out
-      responses:
-        "200": {description: Logged out}
+    summary: Log out
+    responses:
+      "200": {description: Logged out}
     """
     token = r.request.headers.get("authorization", "")[7:].strip() if r.api else r.request.cookies.get(SESSION_COOKIE, "")
     with r.svc.sessions.begin() as db:
@@ -172,10 +168,9 @@ def logout(r: Req) -> Response:
 def home(r: Req) -> Response:
     """The signed-in user's overview: organisations, connections shared with them, open requests.
     ---
-    get:
-      summary: Who am I, and what can I reach
-      responses:
-        "200": {description: "{user, organisations, shared_connections, open_requests}"}
+    summary: Who am I, and what can I reach
+    responses:
+      "200": {description: "{user, organisations, shared_connections, open_requests}"}
     """
     assert r.user is not None
     with r.svc.sessions() as db:
@@ -198,20 +193,19 @@ def home(r: Req) -> Response:
 def organisation_new(r: Req) -> Response:
     """Add an organisation (with its Peppol identifiers, checked with ubl) to your environment.
     ---
-    post:
-      summary: Create an organisation
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [name, identifiers]
-              properties:
-                name: {type: string}
-                identifiers: {type: array, items: {type: string}, example: ["0208:0123456749"]}
-      responses:
-        "201": {description: "{id}"}
-        "400": {description: Invalid name or identifier (ICD, format, check digit)}
+    summary: Create an organisation
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [name, identifiers]
+            properties:
+              name: {type: string}
+              identifiers: {type: array, items: {type: string}, example: ["0208:0123456749"]}
+    responses:
+      "201": {description: "{id}"}
+      "400": {description: Invalid name or identifier (ICD, format, check digit)}
     """
     if r.request.method == "GET":
         return r.page("org_new.html", form={})
@@ -230,36 +224,41 @@ def organisation_new(r: Req) -> Response:
 
 
 @endpoint()
-def members(r: Req) -> Response:
-    """Members of an organisation (org admins add, change and remove them; W2).
+def members_list(r: Req) -> Response:
+    """Members of an organisation (W2).
     ---
-    get:
-      summary: List members
-      responses:
-        "200": {description: "[{membership_id, email, role, status}]"}
-    post:
-      summary: Add a colleague of your environment as member
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [email]
-              properties: {email: {type: string}, role: {type: string, enum: [member, org_admin]}}
-      responses:
-        "200": {description: Added}
-        "403": {description: Not an org admin}
+    summary: List members
+    responses:
+      "200": {description: "[{membership_id, email, role, status}]"}
+      "403": {description: No membership}
+    """
+    org_id = r.path_int("org_id")
+    with r.svc.sessions() as db:
+        orgs.require_member(db, db.get(User, r.user.id), org_id)  # type: ignore[union-attr]
+        rows = orgs.members(db, org_id)
+        data = [{"membership_id": m.id, "email": u.email, "role": m.role, "status": m.status} for m, u in rows]
+    return r.done("", data)  # type: ignore[arg-type]
+
+
+@endpoint()
+def members(r: Req) -> Response:
+    """Add a colleague of your environment to an organisation (org admins only; W2).
+    ---
+    summary: Add a member
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [email]
+            properties: {email: {type: string}, role: {type: string, enum: [member, org_admin]}}
+    responses:
+      "200": {description: Added}
+      "403": {description: Not an org admin}
     """
     org_id = r.path_int("org_id")
     with r.svc.sessions.begin() as db:
-        user = db.get(User, r.user.id)  # type: ignore[union-attr]
-        if r.request.method == "POST":
-            orgs.add_member(db, r.ctx, user, org_id, r.get("email"), r.get("role", "member"))
-        else:
-            orgs.require_member(db, user, org_id)
-            rows = orgs.members(db, org_id)
-            return r.done("", [{"membership_id": m.id, "email": u.email, "role": m.role, "status": m.status}
-                               for m, u in rows])  # type: ignore[arg-type]
+        orgs.add_member(db, r.ctx, db.get(User, r.user.id), org_id, r.get("email"), r.get("role", "member"))  # type: ignore[union-attr]
     return r.done(f"/orgs/{org_id}", flash="Member added.")
 
 
@@ -267,11 +266,10 @@ def members(r: Req) -> Response:
 def member_remove(r: Req) -> Response:
     """Remove a member; effective on their next request (SEC-9).
     ---
-    post:
-      summary: Remove a member
-      responses:
-        "200": {description: Removed}
-        "403": {description: Not an org admin}
+    summary: Remove a member
+    responses:
+      "200": {description: Removed}
+      "403": {description: Not an org admin}
     """
     org_id, mid = r.path_int("org_id"), r.path_int("membership_id")
     with r.svc.sessions.begin() as db:
@@ -283,14 +281,13 @@ def member_remove(r: Req) -> Response:
 def member_role(r: Req) -> Response:
     """Change a member's role on the organisation.
     ---
-    post:
-      summary: Change a member's role
-      requestBody:
-        content:
-          application/json:
-            schema: {type: object, required: [role], properties: {role: {type: string, enum: [member, org_admin]}}}
-      responses:
-        "200": {description: Changed}
+    summary: Change a member's role
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [role], properties: {role: {type: string, enum: [member, org_admin]}}}
+    responses:
+      "200": {description: Changed}
     """
     org_id, mid = r.path_int("org_id"), r.path_int("membership_id")
     with r.svc.sessions.begin() as db:
@@ -302,11 +299,10 @@ def member_role(r: Req) -> Response:
 def org_audit(r: Req) -> Response:
     """The organisation's audit log, for its org admins (SEC-10).
     ---
-    get:
-      summary: Audit log of an organisation
-      responses:
-        "200": {description: "[{at, actor, action, object, before, after, ip}]"}
-        "403": {description: Not an org admin}
+    summary: Audit log of an organisation
+    responses:
+      "200": {description: "[{at, actor, action, object, before, after, ip}]"}
+      "403": {description: Not an org admin}
     """
     org_id = r.path_int("org_id")
     with r.svc.sessions() as db:
@@ -321,10 +317,9 @@ def org_audit(r: Req) -> Response:
 def my_activity(r: Req) -> Response:
     """Your own actions (SEC-10 ★: the actor sees their own events).
     ---
-    get:
-      summary: My audit events
-      responses:
-        "200": {description: "[{at, action, object, before, after, ip}]"}
+    summary: My audit events
+    responses:
+      "200": {description: "[{at, action, object, before, after, ip}]"}
     """
     with r.svc.sessions() as db:
         events = _events(db, audit.by_actor(db, r.user.id))  # type: ignore[union-attr]
@@ -373,7 +368,8 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/api/session/logout", logout, methods=["POST"]),
         Route("/api/me", home, methods=["GET"]),
         Route("/api/organisations", organisation_new, methods=["POST"]),
-        Route("/api/organisations/{org_id:int}/members", members, methods=["GET", "POST"]),
+        Route("/api/organisations/{org_id:int}/members", members_list, methods=["GET"]),
+        Route("/api/organisations/{org_id:int}/members", members, methods=["POST"]),
         Route("/api/organisations/{org_id:int}/members/{membership_id:int}/remove", member_remove, methods=["POST"]),
         Route("/api/organisations/{org_id:int}/members/{membership_id:int}/role", member_role, methods=["POST"]),
         Route("/api/organisations/{org_id:int}/audit", org_audit, methods=["GET"]),

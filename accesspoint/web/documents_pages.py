@@ -57,11 +57,10 @@ def _state_of(d: Document, states: dict[int, str]) -> str:
 def connection_page(r: Req) -> Response:
     """The documents of one connection the user may see (member of the organisation or active share).
     ---
-    get:
-      summary: Documents of a connection
-      responses:
-        "200": {description: "{connection, organisation, rights, documents: [...]}"}
-        "403": {description: No access (never shared, or revoked)}
+    summary: Documents of a connection
+    responses:
+      "200": {description: "{connection, organisation, rights, documents: [...]}"}
+      "403": {description: No access (never shared, or revoked)}
     """
     cid = r.path_int("connection_id")
     with r.svc.sessions() as db:
@@ -91,21 +90,20 @@ def _outbox(node: Any):
 def send(r: Req) -> Response:
     """Send a UBL invoice from the sales connection: it is queued in the outbox as `created` (W8).
     ---
-    post:
-      summary: Send a document through a sales connection
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [ubl]
-              properties:
-                ubl: {type: string, description: The UBL Invoice or CreditNote XML}
-                email: {type: string, description: Fallback address if the buyer is not on Peppol}
-      responses:
-        "201": {description: "{document_id, state, duplicate}"}
-        "400": {description: The document was rejected (reason given)}
-        "403": {description: No send right on this connection}
+    summary: Send a document through a sales connection
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [ubl]
+            properties:
+              ubl: {type: string, description: The UBL Invoice or CreditNote XML}
+              email: {type: string, description: Fallback address if the buyer is not on Peppol}
+    responses:
+      "201": {description: "{document_id, state, duplicate}"}
+      "400": {description: The document was rejected (reason given)}
+      "403": {description: No send right on this connection}
     """
     from accesspoint.delivery import DocumentRejected
 
@@ -164,11 +162,10 @@ def _document(r: Req) -> tuple[Document, orgs.Access]:
 def document_page(r: Req) -> Response:
     """One document: summary, rendering, PDF and UBL download.
     ---
-    get:
-      summary: A document's facts
-      responses:
-        "200": {description: "{id, number, issue_date, state, ...}"}
-        "403": {description: No access}
+    summary: A document's facts
+    responses:
+      "200": {description: "{id, number, issue_date, state, ...}"}
+      "403": {description: No access}
     """
     doc, access = _document(r)
     if r.api:
@@ -196,11 +193,10 @@ def document_view(r: Req) -> Response:
 def document_ubl(r: Req) -> Response:
     """Download the UBL XML.
     ---
-    get:
-      summary: Download a document's UBL
-      responses:
-        "200": {description: The UBL XML, content: {application/xml: {}}}
-        "403": {description: No access or no download right}
+    summary: Download a document's UBL
+    responses:
+      "200": {description: The UBL XML, content: {application/xml: {}}}
+      "403": {description: No access or no download right}
     """
     doc, access = _document(r)
     if "download" not in access.rights:
@@ -214,11 +210,10 @@ def document_ubl(r: Req) -> Response:
 def document_pdf(r: Req) -> Response:
     """The PDF: the one that came with the invoice, else one rendered from the UBL.
     ---
-    get:
-      summary: Download a document's PDF
-      responses:
-        "200": {description: The PDF, content: {application/pdf: {}}}
-        "404": {description: No PDF available}
+    summary: Download a document's PDF
+    responses:
+      "200": {description: The PDF, content: {application/pdf: {}}}
+      "404": {description: No PDF available}
     """
     doc, access = _document(r)
     if "download" not in access.rights:

@@ -34,10 +34,9 @@ def _status_json(s: invites.ConnectionStatus) -> dict:
 def clients(r: Req) -> Response:
     """The accountant's Connections list: per client both connections and onboarding none/partial/complete (W5.1, W5.6).
     ---
-    get:
-      summary: Connections of all my organisations with their share state
-      responses:
-        "200": {description: "[{organisation_id, name, onboarding, connections: [...]}]"}
+    summary: Connections of all my organisations with their share state
+    responses:
+      "200": {description: "[{organisation_id, name, onboarding, connections: [...]}]"}
     """
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
@@ -56,11 +55,10 @@ def clients(r: Req) -> Response:
 def organisation(r: Req) -> Response:
     """One organisation: identifiers, both connections with share state, members.
     ---
-    get:
-      summary: An organisation's connections and their share state
-      responses:
-        "200": {description: "{id, name, identifiers, onboarding, connections}"}
-        "403": {description: No membership}
+    summary: An organisation's connections and their share state
+    responses:
+      "200": {description: "{id, name, identifiers, onboarding, connections}"}
+      "403": {description: No membership}
     """
     org_id = r.path_int("org_id")
     with r.svc.sessions() as db:
@@ -82,22 +80,21 @@ def organisation(r: Req) -> Response:
 def share(r: Req) -> Response:
     """Share one or both connections with an email address in one invitation (W5.2).
     ---
-    post:
-      summary: Invite a client to connections
-      description: The answer is the same whether or not the address has an account (SEC-6).
-        A connection already invited or active is left as it is (EC-3).
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [email, connections]
-              properties:
-                email: {type: string}
-                connections: {type: array, items: {type: string, enum: [peppol_purchase, peppol_sales]}}
-      responses:
-        "200": {description: "{invitation_id}"}
-        "429": {description: Too many invitations this hour}
+    summary: Invite a client to connections
+    description: The answer is the same whether or not the address has an account (SEC-6).
+      A connection already invited or active is left as it is (EC-3).
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [email, connections]
+            properties:
+              email: {type: string}
+              connections: {type: array, items: {type: string, enum: [peppol_purchase, peppol_sales]}}
+    responses:
+      "200": {description: "{invitation_id}"}
+      "429": {description: Too many invitations this hour}
     """
     org_id = r.path_int("org_id")
     inv = invites.share_connections(r.svc, r.ctx, r.user.id, org_id, r.get("email"),  # type: ignore[union-attr]
@@ -109,11 +106,10 @@ def share(r: Req) -> Response:
 def resend(r: Req) -> Response:
     """Resend: a new link replaces the old one (SEC-3).
     ---
-    post:
-      summary: Resend an invitation
-      responses:
-        "200": {description: "{invitation_id} of the new invitation"}
-        "429": {description: Too many resends}
+    summary: Resend an invitation
+    responses:
+      "200": {description: "{invitation_id} of the new invitation"}
+      "429": {description: Too many resends}
     """
     new = invites.resend(r.svc, r.ctx, r.user.id, r.path_int("invitation_id"))  # type: ignore[union-attr]
     return r.done(_back(r), {"invitation_id": new}, flash="Invitation sent again with a new link.")
@@ -123,10 +119,9 @@ def resend(r: Req) -> Response:
 def withdraw(r: Req) -> Response:
     """Withdraw a pending invitation; its link dies at once (EC-1).
     ---
-    post:
-      summary: Withdraw an invitation
-      responses:
-        "200": {description: Withdrawn}
+    summary: Withdraw an invitation
+    responses:
+      "200": {description: Withdrawn}
     """
     invites.withdraw(r.svc, r.ctx, r.user.id, r.path_int("invitation_id"))  # type: ignore[union-attr]
     return r.done(_back(r), flash="Invitation withdrawn.")
@@ -136,11 +131,10 @@ def withdraw(r: Req) -> Response:
 def revoke_share(r: Req) -> Response:
     """Revoke a share, from either side; access ends on the next request (SEC-9).
     ---
-    post:
-      summary: Revoke a share
-      responses:
-        "200": {description: Revoked}
-        "403": {description: Neither owner nor grantee}
+    summary: Revoke a share
+    responses:
+      "200": {description: Revoked}
+      "403": {description: Neither owner nor grantee}
     """
     invites.revoke_share(r.svc, r.ctx, r.user.id, r.path_int("share_id"))  # type: ignore[union-attr]
     return r.done(_back(r), flash="Access revoked.")
@@ -155,10 +149,9 @@ def _back(r: Req) -> str:
 def shared_connections(r: Req) -> Response:
     """Connections shared with me (active shares).
     ---
-    get:
-      summary: Connections shared with me
-      responses:
-        "200": {description: "[{share_id, connection_id, kind, organisation, rights}]"}
+    summary: Connections shared with me
+    responses:
+      "200": {description: "[{share_id, connection_id, kind, organisation, rights}]"}
     """
     with r.svc.sessions() as db:
         rows = orgs.shared_with(db, db.get(User, r.user.id))  # type: ignore[union-attr]
@@ -222,21 +215,20 @@ def invite_page(r: Req) -> Response:
 def invite_accept(r: Req) -> Response:
     """Accept a share invitation as the signed-in, verified invitee (SEC-4, SEC-5, SEC-8).
     ---
-    post:
-      summary: Accept an invitation
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [token, connections]
-              properties:
-                token: {type: string}
-                connections: {type: array, items: {type: string}}
-      responses:
-        "200": {description: "{share_ids}"}
-        "403": {description: The invitation is for another address}
-        "410": {description: Invalid, used, expired or withdrawn link}
+    summary: Accept an invitation
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [token, connections]
+            properties:
+              token: {type: string}
+              connections: {type: array, items: {type: string}}
+    responses:
+      "200": {description: "{share_ids}"}
+      "403": {description: The invitation is for another address}
+      "410": {description: Invalid, used, expired or withdrawn link}
     """
     token = r.get("token") if r.api else r.request.cookies.get(INVITE_COOKIE, "")
     with r.svc.sessions() as db:
@@ -251,15 +243,14 @@ def invite_accept(r: Req) -> Response:
 def invite_decline(r: Req) -> Response:
     """Decline a share invitation (POST only: a scanner's GET never declines; SEC-5).
     ---
-    post:
-      summary: Decline an invitation
-      requestBody:
-        content:
-          application/json:
-            schema: {type: object, required: [token], properties: {token: {type: string}}}
-      responses:
-        "200": {description: Declined}
-        "410": {description: Invalid link}
+    summary: Decline an invitation
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [token], properties: {token: {type: string}}}
+    responses:
+      "200": {description: Declined}
+      "410": {description: Invalid link}
     """
     token = r.get("token") if r.api else r.request.cookies.get(INVITE_COOKIE, "")
     invites.decline(r.svc, r.ctx, r.user.id, token)  # type: ignore[union-attr]
@@ -294,12 +285,11 @@ def _request_json(req, inv=None, firm: str = "") -> dict:
 def request_list(r: Req) -> Response:
     """The requester's authorisation requests, filterable by status (W3.5).
     ---
-    get:
-      summary: My environment's authorisation requests
-      parameters:
-        - {name: status, in: query, schema: {type: string}}
-      responses:
-        "200": {description: "[request]"}
+    summary: My environment's authorisation requests
+    parameters:
+      - {name: status, in: query, schema: {type: string}}
+    responses:
+      "200": {description: "[request]"}
     """
     status = r.request.query_params.get("status") or None
     with r.svc.sessions() as db:
@@ -313,23 +303,22 @@ def request_list(r: Req) -> Response:
 def request_new(r: Req) -> Response:
     """New authorisation request (advanced or admin role).
     ---
-    post:
-      summary: Send an authorisation request
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [client_name, client_email, client_identifier, costs_paid_by]
-              properties:
-                client_name: {type: string}
-                client_email: {type: string}
-                client_identifier: {type: string, example: "0208:0123456749"}
-                software_package: {type: string}
-                costs_paid_by: {type: string, enum: [intermediary, client]}
-      responses:
-        "201": {description: "{id}"}
-        "403": {description: Basic users cannot send requests}
+    summary: Send an authorisation request
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [client_name, client_email, client_identifier, costs_paid_by]
+            properties:
+              client_name: {type: string}
+              client_email: {type: string}
+              client_identifier: {type: string, example: "0208:0123456749"}
+              software_package: {type: string}
+              costs_paid_by: {type: string, enum: [intermediary, client]}
+    responses:
+      "201": {description: "{id}"}
+      "403": {description: Basic users cannot send requests}
     """
     if r.request.method == "GET":
         return r.page("request_new.html", form={})
@@ -359,25 +348,22 @@ def _request_action(fn, flash: str, doc: str):
 
 request_cancel = _request_action(requests.cancel, "Request cancelled.", """Cancel (withdraw) a pending request; its link dies.
     ---
-    post:
-      summary: Cancel an authorisation request
-      responses:
-        "200": {description: Cancelled}
-        "409": {description: Not pending}
+    summary: Cancel an authorisation request
+    responses:
+      "200": {description: Cancelled}
+      "409": {description: Not pending}
     """)
 request_resend = _request_action(requests.resend, "Request sent again with a new link.", """Resend: replaces the request; the old one is cancelled as superseded.
     ---
-    post:
-      summary: Resend an authorisation request
-      responses:
-        "200": {description: "{id} of the new request"}
+    summary: Resend an authorisation request
+    responses:
+      "200": {description: "{id} of the new request"}
     """)
 request_revoke = _request_action(requests.revoke, "Authorisation revoked.", """Revoke an accepted request (either party).
     ---
-    post:
-      summary: Revoke an authorisation
-      responses:
-        "200": {description: Revoked; memberships through it removed, payer back to the client}
+    summary: Revoke an authorisation
+    responses:
+      "200": {description: Revoked; memberships through it removed, payer back to the client}
     """)
 
 
@@ -385,10 +371,9 @@ request_revoke = _request_action(requests.revoke, "Authorisation revoked.", """R
 def inbox(r: Req) -> Response:
     """Inbox → Requests: requests addressed to my verified email (W3.2).
     ---
-    get:
-      summary: My incoming authorisation requests
-      responses:
-        "200": {description: "[request]"}
+    summary: My incoming authorisation requests
+    responses:
+      "200": {description: "[request]"}
     """
     with r.svc.sessions() as db:
         rows = requests.inbox(db, db.get(User, r.user.id))  # type: ignore[union-attr]
@@ -413,18 +398,17 @@ def inbox_request(r: Req) -> Response:
 def inbox_accept(r: Req) -> Response:
     """Accept an authorisation request: partnership, membership for the requester, payer (W3.4).
     ---
-    post:
-      summary: Accept an authorisation request
-      requestBody:
-        content:
-          application/json:
-            schema:
-              type: object
-              properties:
-                organisation_id: {type: integer, description: "one of my organisations; omitted = create it"}
-      responses:
-        "200": {description: "{organisation_id}"}
-        "410": {description: No longer open}
+    summary: Accept an authorisation request
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              organisation_id: {type: integer, description: "one of my organisations; omitted = create it"}
+    responses:
+      "200": {description: "{organisation_id}"}
+      "410": {description: No longer open}
     """
     rid = r.path_int("request_id")
     raw = r.get("organisation_id")
@@ -442,10 +426,9 @@ def inbox_accept(r: Req) -> Response:
 def inbox_refuse(r: Req) -> Response:
     """Refuse an authorisation request; the requester is told.
     ---
-    post:
-      summary: Refuse an authorisation request
-      responses:
-        "200": {description: Refused}
+    summary: Refuse an authorisation request
+    responses:
+      "200": {description: Refused}
     """
     requests.refuse(r.svc, r.ctx, r.user.id, r.path_int("request_id"))  # type: ignore[union-attr]
     r.set_cookie(INVITE_COOKIE, "", 0)
