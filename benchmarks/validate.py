@@ -1,0 +1,73 @@
+"""Validation speed: first-call latency and warm validations per second.
+
+    python benchmarks/validate.py [--rules DIR] [--xsd DIR] [--seconds N]
+
+Defaults use the third-party copies in ../shared/testdata (BIS 3.0.21 rules of
+phive-rules/openpeppol-2026.5, the OASIS UBL 2.1 XSD). Figures: a fresh process's
+first validation (compiling the CEN + PEPPOL stylesheets), then warm throughput
+on one thread for a typical invoice (BIS base-example, ~6 KB) and for the 3 MB CEN
+example with an embedded PDF, split into XSD-only and rules-only so the cost of
+each part shows. Goal (issue 5): >= 100 typical invoices/s on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import ubl
+
+TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+
+
+def rate(fn, seconds: float) -> tuple[float, int]:
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start), n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rules", type=Path, default=TESTDATA / "phive-rules" / "openpeppol-2026.5" / "xslt")
+    ap.add_argument("--xsd", type=Path, default=TESTDATA / "ubl-2.1" / "xsd")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    args = ap.parse_args()
+
+    typical = (TESTDATA / "peppol-bis-invoice-3" / "examples" / "base-example.xml").read_bytes()
+    big = next(p for p in (TESTDATA / "en16931-cen" / "ubl" / "examples").iterdir() if p.stat().st_size > 2_000_000)
+    big_data = big.read_bytes()
+
+    t0 = time.perf_counter()
+    full = ubl.Validator(rules_dir=args.rules, xsd_dir=args.xsd)
+    report = full.validate(typical)
+    first = time.perf_counter() - t0
+    assert report.valid, report.findings
+    print(f"first call (load XSD + compile CEN and PEPPOL XSLT + validate): {first * 1000:.0f} ms")
+
+    xsd_only = ubl.Validator(xsd_dir=args.xsd)
+    rules_only = ubl.Validator(rules_dir=args.rules)
+    for label, data in (("typical invoice (%d KB)" % (len(typical) // 1024), typical),
+                        ("large invoice (%.1f MB)" % (len(big_data) / 1e6), big_data)):
+        per_s, n = rate(lambda: full.validate(data), args.seconds)
+        x_s, _ = rate(lambda: xsd_only.validate(data), args.seconds / 2)
+        r_s, _ = rate(lambda: rules_only.validate(data, xsd=False), args.seconds / 2)
+        print(f"{label}: {per_s:7.1f} validations/s warm ({1000 / per_s:.1f} ms each, n={n}); "
+              f"XSD only {x_s:.0f}/s, rules only {r_s:.1f}/s")
+
+    sbd = ubl.build_sbd(
+        sender=ubl.ParticipantId.parse("0088:5798000000001"), receiver=ubl.ParticipantId.parse("0208:0848934496"),
+        document_type_id=ubl.BIS_BILLING_INVOICE, process_id=ubl.BIS_BILLING_PROCESS, country_c1="BE",
+        payload=typical, creation_time=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+    )
+    per_s, _ = rate(lambda: ubl.parse_sbd(sbd), args.seconds / 2)
+    print(f"parse_sbd (typical invoice inside): {per_s:.0f}/s")
+    per_s, _ = rate(lambda: ubl.parse_document(typical), args.seconds / 2)
+    print(f"parse_document (typical invoice): {per_s:.0f}/s")
+
+
+if __name__ == "__main__":
+    main()
