@@ -1,9 +1,15 @@
 """Peppol business documents: identifiers, SBDH envelopes, UBL invoices and
 credit notes, official validation and rendering.
 
-A sans-I/O package: functions turn bytes into typed objects and back, and
-raise `UblError` (or a subclass) on bad input. It never imports `accesspoint`
-or `shares`.
+- identifiers: `ParticipantId`, `DocumentTypeId`, `ProcessId`, the ICD list, `check_participant_id`
+- envelope: `parse_sbd` / `build_sbd` -> `StandardBusinessDocument`
+- documents: `parse_document` / `build_document` -> `Invoice` | `CreditNote` (typed model)
+- validation: `Validator(rules_dir=, xsd_dir=).validate(bytes) -> ValidationReport`; `install_rules`
+- rendering: `render_html`, `render_pdf`, `choose_pdf` (embedded-PDF policy)
+
+A sans-I/O core: functions turn bytes into typed objects and back and raise
+`UblError` (or a subclass) on bad input; reading rule files and fonts is the only
+file access. It never imports `accesspoint` or `shares`.
 """
 
 from .errors import (
@@ -15,17 +21,6 @@ from .errors import (
     UblError,
 )
 from .icd import ICD_CODE_LIST_VERSION, IcdScheme, icd_schemes, lookup_icd
-from .model import (
-    Address, AllowanceCharge, Amount, Attachment, BinaryObject, CardAccount, Code, Contact, CreditNote,
-    Delivery, DeliveryLocation, DocumentReference, FinancialAccount, Id, Invoice, Item, ItemProperty, Line,
-    MonetaryTotal, OrderReference, ParsedDocument, Party, PartyLegalEntity, PartyTaxScheme, PaymentMandate,
-    PaymentMeans, PaymentTerms, Period, Price, Quantity, TaxCategory, TaxSubtotal, TaxTotal, build_document,
-    parse_document,
-)
-from .rules import DocumentKind, RuleSet, RulesError, discover_rule_sets, install_rules
-from .validation import CheckResult, CheckStatus, Finding, Severity, ValidationReport, Validator
-from .rendering import EmbeddedPdfPolicy, PdfChoice, choose_pdf, render_html, render_pdf
-from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -39,6 +34,17 @@ from .identifiers import (
     ProcessId,
     check_participant_id,
 )
+from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
+from .model import (
+    Address, AllowanceCharge, Amount, Attachment, BinaryObject, CardAccount, Code, Contact, CreditNote,
+    Delivery, DeliveryLocation, DocumentReference, FinancialAccount, Id, Invoice, Item, ItemProperty, Line,
+    MonetaryTotal, OrderReference, ParsedDocument, Party, PartyLegalEntity, PartyTaxScheme, PaymentMandate,
+    PaymentMeans, PaymentTerms, Period, Price, Quantity, TaxCategory, TaxSubtotal, TaxTotal, build_document,
+    parse_document,
+)
+from .validation import CheckResult, CheckStatus, Finding, Severity, ValidationReport, Validator
+from .rules import DocumentKind, RuleSet, RulesError, discover_rule_sets, install_rules
+from .rendering import EmbeddedPdfPolicy, PdfChoice, choose_pdf, render_html, render_pdf
 
 __all__ = [
     "UblError",
