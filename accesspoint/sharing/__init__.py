@@ -7,7 +7,7 @@ Every function takes a `Context` (who, from where, when) and raises only
 `shares.ShareError` subclasses for anything a person can get wrong.
 """
 
-from .context import Context, Services
+from .context import Context, Services, services_for
 from . import accounts, audit, invites, orgs, ratelimit, requests, scheduler
 
-__all__ = ["Context", "Services", "accounts", "audit", "invites", "orgs", "ratelimit", "requests", "scheduler"]
+__all__ = ["Context", "Services", "services_for", "accounts", "audit", "invites", "orgs", "ratelimit", "requests", "scheduler"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 import shares
 
-__all__ = ["Context", "Services"]
+__all__ = ["Context", "Services", "services_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,15 @@ class Services:
 
     def link(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+
+def services_for(node: Any) -> Services:
+    """The sharing services of a node (`accesspoint.node.Node`), built once and kept on it."""
+    svc = getattr(node, "_sharing_services", None)
+    if svc is None:
+        web = node.settings.web
+        svc = Services(sessions=node.sessions, mailer=node.mailer,
+                       base_url=web.base_url or node.settings.node.public_url,
+                       node_name=node.settings.node.name, invite_ttl_days=web.invite_ttl_days)
+        node._sharing_services = svc
+    return svc

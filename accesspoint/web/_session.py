@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 import shares
 from accesspoint.db.tables.accounts import User, WebSession
-from accesspoint.sharing import Context, Services, accounts
+from accesspoint.sharing import Context, Services, accounts, services_for
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -64,14 +64,7 @@ _CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data:; frame-src '
 
 def services(node: Node) -> Services:
     """The sharing services of this node, built once per node."""
-    svc = getattr(node, "_sharing_services", None)
-    if svc is None:
-        web = node.settings.web
-        svc = Services(sessions=node.sessions, mailer=node.mailer,
-                       base_url=web.base_url or node.settings.node.public_url,
-                       node_name=node.settings.node.name, invite_ttl_days=web.invite_ttl_days)
-        node._sharing_services = svc  # type: ignore[attr-defined]
-    return svc
+    return services_for(node)
 
 
 @dataclass
