@@ -72,6 +72,9 @@ class PkiSettings:
     smp_key_password: str = field(default="", repr=False)
     tls_key: str = "keys/tls.key.pem"
     tls_cert: str = "keys/tls.cert.pem"
+    #: An extra CA (PEM) trusted for outbound HTTPS besides the system's, e.g. the local
+    #: test PKI's TLS CA. Empty = system CAs only (production: public CAs, per Peppol).
+    tls_ca: str = "keys/tls-ca.cert.pem"
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,15 @@ class SmlSettings:
     dns: str = ""
     #: Run a local SML (SOAP API + authoritative DNS) inside this node.
     local: bool = True
-    dns_port: int = 0
-    #: SML management endpoint this node's SMP registers participants at.
+    #: Where the local SML answers DNS (UDP and TCP) and its SOAP API (HTTPS, mutual TLS).
+    dns_host: str = "127.0.0.1"
+    dns_port: int = 8053
+    soap_port: int = 8444
+    #: SML management endpoint this node's SMP registers participants at
+    #: (empty with `local = true`: this node's own local SML).
     management_url: str = ""
+    #: This SMP's id at the SML (empty = the node's seat id).
+    smp_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,10 @@ def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_config(*, seat_id: str, name: str, port: int, zone: str) -> str:
+def render_config(
+    *, seat_id: str, name: str, port: int, zone: str, sml_local: bool, dns: str, dns_port: int, soap_port: int,
+    management_url: str, smtp_port: int,
+) -> str:
     return f"""# peppol-node configuration. Relative paths are relative to this directory.
 # Every key can be overridden by an environment variable PEPPOL_<SECTION>_<KEY>,
 # e.g. PEPPOL_DATABASE_URL=postgresql://user@host/db
@@ -60,13 +63,16 @@ host = "127.0.0.1"
 port = {port}
 
 [sml]
-zone = {_toml_str(zone)}
-local = true                        # run a local SML (SOAP API + DNS) in this node
-dns = ""                            # resolver host:port; empty = system resolver
+zone = {_toml_str(zone)}              # production | test | test-ec | a custom zone
+local = {str(sml_local).lower()}                        # run a local SML (SOAP API + DNS) in this node
+dns_port = {dns_port}                      # local SML: DNS (UDP+TCP) on 127.0.0.1
+soap_port = {soap_port}                     # local SML: SOAP API (HTTPS, mutual TLS with SMP certs)
+dns = {_toml_str(dns)}               # resolver for lookups, host:port; empty = system resolver
+management_url = {_toml_str(management_url)}                 # the SML our SMP registers at; empty = our local SML
 
 [smtp]
 host = "127.0.0.1"
-port = 25
+port = {smtp_port}
 starttls = false
 sender = "peppol-node@localhost"
 
@@ -85,6 +91,12 @@ def init_node(
     port: int = 8443,
     zone: str = "local.peppol.test",
     pki_dir: str | Path | None = None,
+    sml_local: bool = True,
+    dns: str | None = None,
+    dns_port: int | None = None,
+    soap_port: int | None = None,
+    management_url: str = "",
+    smtp_port: int = 25,
 ) -> Path:
     """Create a working node in `directory`; returns its resolved path.
 
@@ -110,7 +122,14 @@ def init_node(
     pki.issue_tls("localhost", "127.0.0.1").write(keys, "tls")
     (keys / "tls-ca.cert.pem").write_bytes(certs.certificate_pem(pki.tls_ca.cert))
 
-    text = render_config(seat_id=seat.value, name=name or directory.name, port=port, zone=zone)
+    dns_port = dns_port if dns_port is not None else port + 2
+    soap_port = soap_port if soap_port is not None else port + 1
+    if dns is None:
+        dns = f"127.0.0.1:{dns_port}" if sml_local else ""
+    text = render_config(
+        seat_id=seat.value, name=name or directory.name, port=port, zone=zone, sml_local=sml_local, dns=dns,
+        dns_port=dns_port, soap_port=soap_port, management_url=management_url, smtp_port=smtp_port,
+    )
     if pki_dir:
         text = text.replace('local_pki_dir = "pki"', f"local_pki_dir = {_toml_str(str(pki_path))}")
     (directory / CONFIG_FILE).write_text(text, encoding="utf-8")

@@ -8,10 +8,11 @@ reads configuration itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,12 @@ from accesspoint import db
 from accesspoint.config import Settings, load_settings
 from accesspoint.mail import Mailer, SmtpMailer
 
+if TYPE_CHECKING:
+    from accesspoint.discovery import Discovery
+
 __all__ = ["Node"]
+
+log = logging.getLogger(__name__)
 
 
 class Node:
@@ -109,11 +115,29 @@ class Node:
         finally:
             server.stop()
 
+    @cached_property
+    def discovery(self) -> Discovery:
+        from accesspoint.discovery import Discovery
+
+        return Discovery(self)
+
+    @contextlib.asynccontextmanager
+    async def _smp_registration(self) -> AsyncIterator[None]:
+        """Register our SMP at the SML once it answers; a node whose SML is down still starts."""
+        try:
+            await self.discovery.ensure_smp_registered()
+        except Exception as exc:  # noqa: BLE001 - composition root: log and serve anyway
+            log.warning("could not register our SMP at the SML %s: %s", self.discovery.management_url, exc)
+        yield
+
     def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:
-        """What runs beside the web app while the node serves."""
+        """What runs beside the web app while the node serves, started in this order."""
         services: list[contextlib.AbstractAsyncContextManager[Any]] = []
         if self.settings.pki.trust == "local" and self.settings.revocation.enabled:
             services.append(self._local_revocation_responder())
+        if self.settings.sml.local:
+            services.append(self.discovery.local_sml())
+        services.append(self._smp_registration())
         return services
 
     @contextlib.asynccontextmanager
@@ -125,6 +149,7 @@ class Node:
             try:
                 yield
             finally:
+                await self.discovery.aclose()
                 if self.revocation is not None:
                     self.revocation.close()
                 self.engine.dispose()

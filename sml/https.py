@@ -16,8 +16,10 @@ documented `http=` option, which wraps the app once per connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,19 @@ class TlsScopeH11Protocol(H11Protocol):
             "cipher_suite": None,
         }
         self.app = _with_tls(self.app, tls)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that runs inside another program's event loop.
+
+    uvicorn captures SIGINT/SIGTERM while it serves; embedded in a node that is
+    itself a uvicorn server, that would swallow the node's shutdown signal, so
+    the embedding program keeps its signals and stops us through `close()`.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class HttpsServer:
@@ -110,7 +125,7 @@ class HttpsServer:
             log_level="warning",
             access_log=False,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():

@@ -22,6 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8443, help="HTTPS port the node will serve on")
     p.add_argument("--zone", default="local.peppol.test", help="SML DNS zone")
     p.add_argument("--pki", help="use (or create) this shared test PKI directory")
+    p.add_argument("--no-local-sml", dest="sml_local", action="store_false",
+                   help="do not run a local SML in this node (use --sml and --dns for another one)")
+    p.add_argument("--sml", default="", metavar="URL", help="SML management URL our SMP registers at")
+    p.add_argument("--dns", metavar="HOST:PORT", help="DNS resolver for participant lookups")
+    p.add_argument("--dns-port", type=int, help="local SML DNS port (default: port + 2)")
+    p.add_argument("--soap-port", type=int, help="local SML SOAP port (default: port + 1)")
+    p.add_argument("--smtp-port", type=int, default=25)
     p.set_defaults(handler=cmd_init)
 
     p = subparsers.add_parser("check", help="validate a node's config, keys, chains, revocation and database")
@@ -44,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     try:
         path = init_node(args.directory, seat_id=args.seat, name=args.name, port=args.port, zone=args.zone,
-                         pki_dir=args.pki)
+                         pki_dir=args.pki, sml_local=args.sml_local, dns=args.dns, dns_port=args.dns_port,
+                         soap_port=args.soap_port, management_url=args.sml, smtp_port=args.smtp_port)
     except (InitError, ConfigError, certs.CertError) as exc:
         print(f"peppol-node init: {exc}", file=sys.stderr)
         return 1
