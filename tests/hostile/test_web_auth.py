@@ -44,6 +44,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/i"): "invitation token exchange (the token is the credential)",
     ("GET", "/invite"): "invitation landing after the token exchange (reads the invite cookie)",
     ("GET", "/openapi.json"): "the API's published description",
+    ("GET", "/smp/{path:path}"): "SMP answers are public by design (Peppol SMP 1.x); writes need the write token",
     ("GET", "/metrics"): "Prometheus counters, no names or ids; the proxy of docker/ does not forward it",
 }
 
@@ -59,13 +60,17 @@ class World:
     ids: dict[str, int]
 
 
-def _routes(app) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+def _routes(app, prefix: str = "") -> Iterator[tuple[str, str]]:  # noqa: ANN001
     for route in app.routes:
         if isinstance(route, Mount):
-            yield "GET", route.path
+            inner = getattr(route.app, "routes", None)
+            if inner:  # a mounted application (the SMP): check its own routes
+                yield from _routes(route.app, prefix + route.path)
+            else:  # static files
+                yield "GET", prefix + route.path
         elif isinstance(route, Route):
             for method in sorted((route.methods or set()) - {"HEAD"}):
-                yield method, route.path
+                yield method, prefix + route.path
         else:  # a WebSocketRoute or something new: it must be added to this test deliberately
             raise AssertionError(f"unexpected route type {type(route).__name__}: teach this test about it")
 
@@ -80,12 +85,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from accesspoint.sharing.accounts import SignUp
     from accesspoint.web._session import services
 
-    directory = tmp_path_factory.mktemp("webauth")
-    (directory / "node.toml").write_text(
-        f'[database]\nurl = "sqlite:///{directory / "node.db"}"\n[revocation]\nenabled = false\n'
-        f'[web]\nsecret_key = "{secrets.token_urlsafe(16)}"\napi_token = "{secrets.token_urlsafe(16)}"\n'
-        '[smtp]\nhost = "127.0.0.1"\nport = 9\n')
-    node = Node(load_settings(directory, environ={}))
+    from accesspoint.init import init_node
+
+    directory = init_node(tmp_path_factory.mktemp("webauth") / "node")
+    node = Node(load_settings(directory, environ={"PEPPOL_REVOCATION_ENABLED": "false", "PEPPOL_SML_LOCAL": "false",
+                                                  "PEPPOL_SMTP_PORT": "9"}))
     app = create_app(node)
     with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
         svc = services(node)
@@ -210,3 +214,67 @@ def test_unsafe_requests_without_csrf_are_refused_even_with_a_session(world: Wor
         world.client.cookies.set("pn_session", world.alice_token)
         response = world.client.post(concrete(path, world.ids), data={"csrf": "wrong"})
         assert response.status_code in (403, 404), (path, response.status_code)
+
+
+# --- form posts and JSON bodies from a hostile client ------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FIELDS = ["email", "password", "name", "token", "connections", "role", "identifiers", "csrf", "next", "kind",
+          "organisation_name", "message", "payer", "rights", "code"]
+VALUES = st.one_of(st.text(alphabet=st.characters(blacklist_categories=()), max_size=80),
+                   st.sampled_from(["\ud800", "\x00", "' OR 1=1 --", "<script>alert(1)</script>", "../../etc/passwd",
+                                    "a" * 5000, "0208:0123456749", "alice@example.com", "-1", "1e309"]))
+BODIES = st.dictionaries(st.sampled_from(FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)), max_size=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_hostile_form_posts_and_json_bodies_never_crash_the_app(world: World, data: st.DataObject) -> None:
+    """Any body to any POST route, as Mallory or anonymous: a 4xx or a page, never a 500 (TestClient re-raises)."""
+    posts = [p for m, p in ROUTES if m == "POST"]
+    path = data.draw(st.sampled_from(posts))
+    body = data.draw(BODIES)
+    who = data.draw(st.sampled_from(["anonymous", "mallory"]))
+    world.client.cookies.clear()
+    csrf = world.mallory_csrf if who == "mallory" else "c" * 43
+    if who == "mallory":
+        world.client.cookies.set("pn_session", world.mallory_token)
+    else:
+        world.client.cookies.set("pn_csrf", csrf)
+    url = concrete(path, world.ids)
+    if url.startswith("/api/"):
+        import json  # ensure_ascii writes a lone surrogate as \ud800, as a hostile client may
+        response = world.client.post(url, content=json.dumps(body).encode(),
+                                     headers={"x-csrf-token": csrf, "content-type": "application/json"})
+    else:
+        form = {k: (v if isinstance(v, list) else [v]) for k, v in body.items()}
+        form["csrf"] = [csrf]
+        encoded = [(k, x.encode("utf-8", "surrogatepass")) for k, vs in form.items() for x in vs]
+        response = world.client.post(url, files=None, data=None, content=_urlencode(encoded),
+                                     headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code < 500, (path, body, response.status_code)
+
+
+def _urlencode(pairs: list[tuple[str, bytes]]) -> bytes:
+    from urllib.parse import quote_from_bytes
+
+    return "&".join(f"{k}={quote_from_bytes(v)}" for k, v in pairs).encode()
+
+
+@pytest.mark.parametrize("path", ["/api/verify", "/api/invitations/accept", "/api/invitations/decline"])
+def test_a_lone_surrogate_token_in_json_is_refused_not_a_crash(world: World, path: str) -> None:
+    world.client.cookies.clear()
+    world.client.cookies.set("pn_session", world.mallory_token)
+    response = world.client.post(path, content=b'{"token": "\\ud800"}',
+                                 headers={"content-type": "application/json", "x-csrf-token": world.mallory_csrf})
+    assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("token", ["%00", "a" * 10000, "..%2f..%2fetc%2fpasswd", "%ED%A0%80"])
+def test_hostile_invite_and_verify_links_are_refused_cleanly(world: World, token: str) -> None:
+    world.client.cookies.clear()
+    for path in ("/i/", "/verify/"):
+        response = world.client.get(path + token)
+        assert response.status_code < 500
