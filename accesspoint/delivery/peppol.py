@@ -151,5 +151,9 @@ class InboxStore:
         except NotServiced as exc:
             raise as4.NotServiced(str(exc), document.message_id) from None
         if accepted.duplicate:
-            return as4.Stored(accepted.receipt or receipt.body, True, accepted.document_id)
+            # Answer with the receipt for *this* request, not the stored one: a sender that
+            # re-seals a message for a retry (same MessageId, new signature) can only verify a
+            # receipt whose NonRepudiationInformation repeats the digests it just signed. Nothing
+            # new is stored, so delivery stays once; the first receipt stays our evidence.
+            return as4.Stored(receipt.body, True, accepted.document_id)
         return as4.Stored(receipt.body, False, accepted.document_id or accepted.outbox_entry_id)

@@ -66,6 +66,8 @@ class DeliveryService:
         self.render_pdf = render_pdf
         self.policy = policy
         self.workers: list[DeliveryWorker] = []
+        #: MLS_TYPE we ask receivers for; None = the envelope default, FAILURE_ONLY (SBDH 2.0.2).
+        self.mls_type: ubl.MlsType | None = None
         try:
             self.mls_to: ubl.ParticipantId | None = ubl.ParticipantId.parse(f"0242:{mls.spid_for_seat(seat_id)}")
         except (ValueError, ubl.UblError):
@@ -92,7 +94,8 @@ class DeliveryService:
         w = DeliveryWorker(
             self.sessions, router=self.router, clock=self.clock, seat_id=self.seat_id, as4=self.as4,
             mailer=self.mailer, link_base_url=self.link_base_url, issue_link=self.outbox.issue_link,
-            render_pdf=self.render_pdf, worker_id=worker_id, mls_to=self.mls_to, **kwargs,
+            render_pdf=self.render_pdf, worker_id=worker_id, mls_to=self.mls_to, mls_type=self.mls_type,
+            **kwargs,
         )
         self.workers.append(w)
         return w

@@ -143,3 +143,42 @@ def start_smtp() -> tuple[Controller, SmtpSink]:
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     return controller, sink
+
+
+class AsgiServer:
+    """An ASGI app served by uvicorn in a thread on a fixed 127.0.0.1 port, startable and stoppable
+    again (for "remote down, then up again")."""
+
+    def __init__(self, app, *, tls_cert=None, tls_key=None) -> None:  # noqa: ANN001
+        import socket
+
+        self.app = app
+        self.tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"{'https://localhost' if tls_cert else 'http://127.0.0.1'}:{self.port}"
+        self._server = None
+        self._thread = None
+
+    def start(self) -> None:
+        import time
+
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                                     log_level="warning", lifespan="off",
+                                                     timeout_graceful_shutdown=2, **self.tls))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+            self._server = None
