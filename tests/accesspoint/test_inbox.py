@@ -1,0 +1,109 @@
+"""Inbound storage and routing on a real database: served or not, duplicates, MLS in both directions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+import ubl
+from accesspoint import mls
+from accesspoint.db.tables.documents import Document, OutboxEntry, Transaction
+from accesspoint.delivery import Inbox, NotServiced, Outbox, State
+from accesspoint.delivery.outbox import record_transition
+from tests.accesspoint.helpers import BUYER_HERE, BUYER_NOWHERE, SELLER, Clock, add_organisation, invoice, make_sessions
+
+
+@pytest.fixture
+def inbox(database_url):
+    engine, sessions = make_sessions(database_url)
+    org = add_organisation(sessions, "Buyer NV", BUYER_HERE)
+    clock = Clock(datetime(2026, 11, 20, tzinfo=UTC))
+    yield sessions, clock, org
+    engine.dispose()
+
+
+def sbd(number: str, *, receiver: str = BUYER_HERE, instance: str | None = None, mls_type=None,
+        mls_to: str | None = "0242:000009", payload: bytes | None = None,
+        doctype=ubl.BIS_BILLING_INVOICE, process=ubl.BIS_BILLING_PROCESS) -> ubl.StandardBusinessDocument:
+    data = ubl.build_sbd(
+        sender=ubl.ParticipantId.parse(SELLER), receiver=ubl.ParticipantId.parse(receiver),
+        document_type_id=doctype, process_id=process, country_c1="NL",
+        payload=payload or invoice(number, buyer=receiver), creation_time=datetime(2026, 11, 20, tzinfo=UTC),
+        instance_identifier=instance or str(uuid.uuid4()), mls_type=mls_type,
+        mls_to=ubl.ParticipantId.parse(mls_to) if mls_to else None,
+    )
+    return ubl.parse_sbd(data)
+
+
+@pytest.mark.db
+def test_served_receiver_gets_the_document_others_are_not_serviced(inbox):
+    sessions, clock, org = inbox
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002")
+    got = box.accept(sbd("IN-1"), as4_message_id="m1@x", sender_seat_id="PBE000001", receipt=b"<r1/>")
+    assert got.document_id and not got.duplicate
+    with pytest.raises(NotServiced):
+        box.accept(sbd("IN-2", receiver=BUYER_NOWHERE), as4_message_id="m2@x", sender_seat_id="PBE000001")
+    with sessions() as s:
+        doc = s.scalars(sa.select(Document)).one()
+        assert (doc.organisation_id, doc.connection, doc.number) == (org, "peppol_purchase", "IN-1")
+        assert s.scalar(sa.select(sa.func.count()).select_from(Transaction)) == 1
+
+
+@pytest.mark.db
+def test_duplicates_by_message_id_and_by_instance_identifier_are_stored_once(inbox):
+    sessions, clock, _ = inbox
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002")
+    first = sbd("IN-3", instance="inst-3")
+    box.accept(first, as4_message_id="m3@x", sender_seat_id="PBE000001", receipt=b"<receipt-1/>")
+    same_id = box.accept(first, as4_message_id="m3@x", sender_seat_id="PBE000001", receipt=b"<receipt-2/>")
+    assert same_id.duplicate and same_id.receipt == b"<receipt-1/>"
+    new_envelope = box.accept(first, as4_message_id="m4@x", sender_seat_id="PBE000001")
+    assert new_envelope.duplicate
+    # the same invoice in a new envelope (new InstanceIdentifier) is not forwarded twice either (W9)
+    assert box.accept(sbd("IN-3"), as4_message_id="m5@x", sender_seat_id="PBE000001").duplicate
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(Transaction)) == 1
+
+
+@pytest.mark.db
+def test_mls_is_queued_as_the_envelope_asks(inbox):
+    sessions, clock, _ = inbox
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002", validator=lambda d: ["BR-01"] if b"BAD" in d else [])
+    box.accept(sbd("IN-4"), as4_message_id="m6@x", sender_seat_id="PBE000001")  # FAILURE_ONLY: nothing
+    box.accept(sbd("IN-5", mls_type=ubl.MlsType.ALWAYS_SEND), as4_message_id="m7@x", sender_seat_id="PBE000001")
+    box.accept(sbd("BAD-6"), as4_message_id="m8@x", sender_seat_id="PBE000001")  # rejected: negative MLS always
+    with sessions() as s:
+        queued = s.scalars(sa.select(OutboxEntry).where(OutboxEntry.kind == "mls").order_by(OutboxEntry.id)).all()
+        statuses = [mls.parse_mls(e.document.content) for e in queued]
+        assert [st.response_code for st in statuses] == [mls.ResponseCode.ACCEPTED, mls.ResponseCode.REJECTED]
+        assert all(e.document.receiver_id == "iso6523-actorid-upis::0242:000009" for e in queued)
+        assert statuses[1].lines[0].reason is mls.StatusReason.BUSINESS_RULE_FATAL
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document).where(Document.direction == "in")) == 2
+
+
+@pytest.mark.db
+def test_a_received_negative_mls_fails_the_outbox_entry_it_refers_to(inbox):
+    sessions, clock, _ = inbox
+    add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    outbox = Outbox(sessions, clock=clock)
+    entry = outbox.submit(invoice("OUT-1", buyer=BUYER_NOWHERE)).entry
+    with sessions.begin() as s:
+        row = s.scalars(sa.select(OutboxEntry).where(OutboxEntry.public_id == entry.id)).one()
+        row.channel = "peppol"
+        record_transition(s, row, State.SENT, at=clock(), action="sent")
+    status = mls.MessageLevelStatus(
+        id="mls-1", issued_at=clock(), sender_spid="000009", receiver_spid="000002",
+        response_code=mls.ResponseCode.REJECTED, ref_instance_identifier=entry.instance_identifier,
+        description="Rejected", lines=(mls.MlsLine("buyer unknown", mls.StatusReason.FAILURE_OF_DELIVERY),))
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002")
+    got = box.accept(sbd("x", receiver="0242:000002", payload=mls.build_mls(status), mls_to=None,
+                         doctype=mls.MLS_DOCUMENT_TYPE, process=mls.MLS_PROCESS),
+                     as4_message_id="m9@x", sender_seat_id="PBE000009")
+    assert got.outbox_entry_id == entry.id
+    after = outbox.get(entry.id)
+    assert after.state is State.FAILED and after.mls_status == "RE" and after.error_code == "mls:RE"
+    assert "[FD] buyer unknown" in after.error_detail
