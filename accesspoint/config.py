@@ -31,10 +31,13 @@ __all__ = [
     "SmtpSettings",
     "WebSettings",
     "CONFIG_FILE",
+    "DEFAULT_SEAT",
     "load_settings",
 ]
 
 CONFIG_FILE = "node.toml"
+#: The seat id a node gets when none is given (a placeholder: real seats come from OpenPeppol).
+DEFAULT_SEAT = "PXX000001"
 
 
 class ConfigError(Exception):
@@ -44,7 +47,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class NodeSettings:
     name: str = "peppol-node"
-    seat_id: str = "PXX000001"
+    seat_id: str = DEFAULT_SEAT
     #: "test" or "production". Production means: built-in production trust, HTTPS-only
     #: SMP lookups and hard-fail revocation unless explicitly overridden.
     mode: str = "test"

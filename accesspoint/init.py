@@ -12,11 +12,10 @@ from pathlib import Path
 
 import certs
 from accesspoint import db
-from accesspoint.config import CONFIG_FILE, load_settings
+from accesspoint.config import CONFIG_FILE, DEFAULT_SEAT, load_settings
 
 __all__ = ["InitError", "init_node", "DEFAULT_SEAT"]
 
-DEFAULT_SEAT = "PXX000001"
 
 
 class InitError(Exception):

@@ -7,9 +7,6 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from accesspoint.check import identity, run_checks
-from accesspoint.config import load_settings
-from accesspoint.init import init_node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from accesspoint.check import identity, run_checks
+    from accesspoint.config import load_settings
+    from accesspoint.init import init_node
+
     with tempfile.TemporaryDirectory(prefix="peppol-demo-") as tmp:
         base = Path(tmp)
         if args.keep:

@@ -7,11 +7,10 @@ import json
 import sys
 from datetime import UTC, datetime
 
-import certs
-from accesspoint import db
-from accesspoint.check import identity, run_checks
-from accesspoint.config import ConfigError, load_settings
-from accesspoint.init import DEFAULT_SEAT, InitError, init_node
+from accesspoint.config import DEFAULT_SEAT, ConfigError, load_settings
+
+# Command modules import their heavy dependencies (cryptography, SQLAlchemy, Alembic)
+# inside the handlers: every `peppol-node` call builds the whole parser first.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    import certs
+    from accesspoint.check import identity
+    from accesspoint.init import InitError, init_node
+
     try:
         path = init_node(args.directory, seat_id=args.seat, name=args.name, port=args.port, zone=args.zone,
                          pki_dir=args.pki, sml_local=args.sml_local, dns=args.dns, dns_port=args.dns_port,
@@ -63,6 +66,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from accesspoint.check import identity, run_checks
+
     try:
         settings = load_settings(args.directory)
     except ConfigError as exc:
@@ -87,6 +92,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from accesspoint import db
+
     try:
         settings = load_settings(args.directory)
     except ConfigError as exc:
@@ -98,6 +105,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
+    import certs
+
     try:
         settings = load_settings(args.directory)
         pki = certs.TestPki.load(settings.path(settings.pki.local_pki_dir))
