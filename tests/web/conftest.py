@@ -96,10 +96,16 @@ class Server:
         self.node, self.base_url, self.mail = node, base_url, box
 
 
+@pytest.fixture(scope="session")
+def shared_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pki")
+
+
 @pytest.fixture
-def server(tmp_path: Path, database_url: str, smtp) -> Iterator[Server]:
+def server(tmp_path: Path, database_url: str, smtp, shared_pki: Path) -> Iterator[Server]:
     import uvicorn
 
+    from accesspoint.init import init_node
     from accesspoint.web.app import create_app
 
     box, smtp_port = smtp
@@ -107,11 +113,11 @@ def server(tmp_path: Path, database_url: str, smtp) -> Iterator[Server]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    (tmp_path / "node.toml").write_text(
-        f'[database]\nurl = "{database_url}"\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
-        f'sender = "node@peppol.test"\n[web]\nbase_url = "{base}"\n[revocation]\nenabled = false\n',
-        encoding="utf-8")
-    node = ClockedNode(load_settings(tmp_path, environ={}))
+    # A complete node directory (keys from a test PKI shared by the session), as `peppol-node init` makes it.
+    init_node(tmp_path / "node", pki_dir=shared_pki, sml_local=False, smtp_port=smtp_port)
+    node = ClockedNode(load_settings(tmp_path / "node", environ={
+        "PEPPOL_DATABASE_URL": database_url, "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(smtp_port),
+        "PEPPOL_WEB_BASE_URL": base, "PEPPOL_REVOCATION_ENABLED": "false"}))
     app = create_app(node)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)

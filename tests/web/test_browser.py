@@ -235,3 +235,57 @@ def test_existing_user_forwarded_and_expired_links(server, browser, shot):
     assert states(a)["peppol_sales"] == "expired"
     acc.close()
     cli.close()
+
+
+def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, shot, testdata):
+    acc = browser.new_context(viewport=DESKTOP)
+    a = acc.new_page()
+    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    a.goto(server.base_url + "/requests/new")
+    a.fill("input[name=client_name]", "Slagerij Jansen")
+    a.fill("input[name=client_email]", "piet@slagerij.test")
+    a.fill("input[name=client_identifier]", "0208:0314595348")
+    a.fill("input[name=software_package]", "Boekhoudpakket X")
+    a.check("input[value=intermediary]")
+    a.click("main button[type=submit]")
+    assert a.locator(".request[data-status=pending]").count() == 1
+    shot(a, "15-accountant-requests-pending")
+
+    mail = server.mail.wait_for("piet@slagerij.test", "Authorisation request")
+    assert "Boekhouder & Co" in mail["Subject"] and "0208:0314595348" in mail.get_content()
+    cli = browser.new_context(viewport=PHONE)
+    c = cli.new_page()
+    c.goto(server.mail.link(mail))
+    assert "Authorisation request" in c.locator("h1").inner_text()
+    c.click("text=Continue")
+    c.click("main a:has-text('Sign up')")
+    c.fill("input[name=password]", "a long passphrase")
+    c.click("button[type=submit]")
+    assert "/inbox/requests/" in c.url  # the requester's details first (W3.3)
+    assert "Boekhouder & Co" in c.locator("dl.facts").inner_text()
+    shot(c, "16-client-request-phone")
+    c.click("main button:has-text('Accept')")
+    assert "is now authorised" in c.locator(".flash").inner_text()
+    c.goto(server.base_url + "/inbox/requests")
+    assert c.locator(".request[data-status=accepted]").count() == 1
+    shot(c, "17-client-inbox-requests-phone")
+    assert server.mail.wait_for("anna@boekhouder.test", "Your authorisation request")
+
+    # The accountant is now a member of the client's organisation and sends from its sales connection.
+    a.goto(server.base_url + "/requests?status=accepted")
+    assert a.locator(".request[data-status=accepted]").count() == 1
+    a.goto(server.base_url + "/clients")
+    a.click("text=Slagerij Jansen")
+    a.click("tr[data-kind=peppol_sales] th a")
+    content = (testdata / "peppol-bis-invoice-3" / "examples" / "base-example.xml").read_bytes()
+    content = content.replace(b'<cbc:EndpointID schemeID="0088">9482348239847239874</cbc:EndpointID>',
+                              b'<cbc:EndpointID schemeID="0208">0314595348</cbc:EndpointID>')
+    a.set_input_files("input[name=document]", files=[
+        {"name": "invoice.xml", "mimeType": "application/xml", "buffer": content}])
+    a.click("main button:has-text('Send')")
+    assert "queued" in a.locator(".flash").inner_text()
+    row = a.locator("table.docs tbody tr")
+    assert row.count() == 1 and row.locator("[class^=state]").inner_text() == "created"
+    shot(a, "18-sales-connection-sent")
+    acc.close()
+    cli.close()
