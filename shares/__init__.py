@@ -29,6 +29,7 @@ from .errors import (
 from .messages import (
     InviteMail,
     Mailer,
+    build_colleague_mail,
     build_invite_mail,
     build_outcome_mail,
     build_request_mail,
@@ -69,5 +70,5 @@ __all__ = [
     "Onboarding", "onboarding", "ShareDisplay", "share_display", "check_invited_email",
     "RateLimit", "RATE_LIMITS", "PAYERS",
     "Mailer", "InviteMail", "build_invite_mail", "build_request_mail", "build_verification_mail",
-    "build_outcome_mail",
+    "build_outcome_mail", "build_colleague_mail",
 ]

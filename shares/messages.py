@@ -21,6 +21,7 @@ __all__ = [
     "build_request_mail",
     "build_verification_mail",
     "build_outcome_mail",
+    "build_colleague_mail",
 ]
 
 
@@ -105,3 +106,16 @@ def build_outcome_mail(*, to: str, what: str, organisation: str, by: str, outcom
     """Tell the inviter/requester that `what` for `organisation` was accepted, declined, refused or revoked."""
     body = f"{by} has {outcome} {what} for {organisation}.\n"
     return _message(to, f"{what[0].upper()}{what[1:]} for {organisation} {outcome}", body)
+
+
+def build_colleague_mail(*, to: str, firm: str, inviter: str, link: str, expires_at: datetime,
+                         node_name: str) -> EmailMessage:
+    body = "\n".join([
+        f"{inviter} invites you to join {firm} on {node_name}.",
+        "",
+        "Create your account here (the link works once):",
+        link,
+        "",
+        f"The link expires on {expires_at:%Y-%m-%d %H:%M} UTC. If you did not expect this, ignore this email.",
+    ])
+    return _message(to, f"{inviter} invites you to join {firm}", body)

@@ -320,6 +320,8 @@ def view(db: Session, inv: Invitation) -> InviteView:
         assert req is not None
         return InviteView(inv.id, inv.kind, inv.email, firm, who, req.client_name, (req.client_identifier,), (),
                           inv.expires_at, req.id)
+    if inv.kind == "user":
+        return InviteView(inv.id, inv.kind, inv.email, firm, who, firm, (), (), inv.expires_at)
     org = db.get(Organisation, inv.organisation_id) if inv.organisation_id else None
     kinds = tuple(c.kind for _, c in _shares_of(db, inv.id))
     return InviteView(inv.id, inv.kind, inv.email, firm, who, org.name if org else "",

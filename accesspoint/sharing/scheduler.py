@@ -65,6 +65,15 @@ def run_due(svc: Services, now: datetime) -> SweepResult:
             if inv.kind == "share":
                 kinds = [c.kind for _, c in invites._shares_of(db, inv.id)]
                 mail = invites._invite_mail(svc, db, inv, token, kinds, reminder=inv.reminders_sent)
+            elif inv.kind == "user":
+                from accesspoint.db.tables.accounts import User
+                from accesspoint.db.tables.organisations import Environment
+
+                env, inviter = db.get(Environment, inv.environment_id), db.get(User, inv.inviter_user_id)
+                mail = shares.build_colleague_mail(
+                    to=inv.email, firm=env.name if env else "", inviter=(inviter.name or inviter.email) if inviter
+                    else "", link=svc.link(f"/i/{token}"), expires_at=inv.expires_at, node_name=svc.node_name)
+                mail.replace_header("Subject", "Reminder: " + str(mail["Subject"]))
             else:
                 from .requests import _mail
 

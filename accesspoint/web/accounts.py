@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 import shares
 from accesspoint.db.tables.accounts import User
-from accesspoint.sharing import accounts, audit, invites, orgs, requests
+from accesspoint.sharing import accounts, audit, invites, orgs, requests, team
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
 
@@ -45,11 +45,12 @@ def signup(r: Req) -> Response:
       "429": {description: Rate limited}
     """
     invite_token = r.request.cookies.get(INVITE_COOKIE, "")
-    locked = ""
+    locked = locked_kind = ""
     if invite_token and not r.api:
         with r.svc.sessions() as db:
             try:
-                locked = invites.lookup(db, invite_token, r.ctx.now).email
+                inv = invites.lookup(db, invite_token, r.ctx.now)
+                locked, locked_kind = inv.email, inv.kind
             except shares.InviteInvalid:
                 locked = ""
     if r.request.method == "GET":
@@ -58,16 +59,14 @@ def signup(r: Req) -> Response:
                            organisation_name=r.get("organisation_name"))
     try:
         if locked:
-            # SEC-4: signing up from an invitation link; the email is the invited one, whatever was posted,
-            # and the click on the emailed link proved the mailbox, so the account is verified at once.
-            from accesspoint.sharing import ratelimit
-
-            ratelimit.hit(r.svc, r.ctx, "signup", r.ctx.ip or "-")
+            # SEC-4: from an invitation link the email is the invited one, whatever was posted.
+            user_id = team.sign_up_from_invite(r.svc, r.ctx, invite_token, form)
             with r.svc.sessions.begin() as db:
-                invites.lookup(db, invite_token, r.ctx.now)
-                user = accounts.create_verified_user(db, r.svc, r.ctx, form)
-                token, _ = accounts.open_session(db, r.ctx, user.id)
+                token, _ = accounts.open_session(db, r.ctx, user_id)
             r.set_cookie(SESSION_COOKIE, token, None)
+            if locked_kind == "user":
+                r.set_cookie(INVITE_COOKIE, "", 0)
+                return r.done("/", flash="Welcome! Your account is ready.")
             return r.done("/invite", {"ok": True})
         accounts.sign_up(r.svc, r.ctx, form)
     except shares.InvalidInput as exc:
@@ -336,6 +335,71 @@ def _events(db, rows) -> list[dict]:
              "after": e.after, "ip": e.ip} for e in rows]
 
 
+@endpoint()
+def team_page(r: Req) -> Response:
+    """The environment's users and their roles; admins invite colleagues and change roles (W2, E7).
+    ---
+    summary: Users of my environment
+    responses:
+      "200": {description: "{users: [{id, email, role}], pending: [{invitation_id, email, expires_at}]}"}
+    """
+    with r.svc.sessions() as db:
+        user = db.get(User, r.user.id)  # type: ignore[union-attr]
+        people = team.colleagues(db, user)
+        waiting = team.pending(db, user) if user.environment_role == "admin" else []
+    if r.api:
+        return r.done("", {"users": [{"id": u.id, "email": u.email, "role": u.environment_role} for u in people],
+                           "pending": [{"invitation_id": i.id, "email": i.email,
+                                        "expires_at": i.expires_at.isoformat()} for i in waiting]})
+    return r.page("team.html", people=people, waiting=waiting, roles=team.ENVIRONMENT_ROLES)
+
+
+@endpoint()
+def team_invite(r: Req) -> Response:
+    """Invite a colleague into your environment (admins; the colleague starts as basic).
+    ---
+    summary: Invite a colleague
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [email], properties: {email: {type: string}}}
+    responses:
+      "200": {description: "{invitation_id}"}
+      "403": {description: Not an environment admin}
+    """
+    inv = team.invite_colleague(r.svc, r.ctx, r.user.id, r.get("email"))  # type: ignore[union-attr]
+    return r.done("/team", {"invitation_id": inv}, flash="Invitation sent.")
+
+
+@endpoint()
+def team_withdraw(r: Req) -> Response:
+    """Withdraw a colleague invitation; its link dies at once.
+    ---
+    summary: Withdraw a colleague invitation
+    responses:
+      "200": {description: Withdrawn}
+    """
+    team.withdraw(r.svc, r.ctx, r.user.id, r.path_int("invitation_id"))  # type: ignore[union-attr]
+    return r.done("/team", flash="Invitation withdrawn.")
+
+
+@endpoint()
+def team_role(r: Req) -> Response:
+    """Change a colleague's environment role (basic, advanced, admin).
+    ---
+    summary: Change an environment role
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [role], properties: {role: {type: string, enum: [basic, advanced, admin]}}}
+    responses:
+      "200": {description: Changed}
+      "403": {description: Not an environment admin}
+    """
+    team.set_role(r.svc, r.ctx, r.user.id, r.path_int("user_id"), r.get("role"))  # type: ignore[union-attr]
+    return r.done("/team", flash="Role changed.")
+
+
 async def root_redirect(request) -> Response:  # pragma: no cover - trivial
     return RedirectResponse("/", status_code=303)
 
@@ -361,6 +425,10 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/orgs/{org_id:int}/members/{membership_id:int}/role", member_role, methods=["POST"], **html),
         Route("/orgs/{org_id:int}/audit", org_audit, methods=["GET"], **html),
         Route("/activity", my_activity, methods=["GET"], **html),
+        Route("/team", team_page, methods=["GET"], **html),
+        Route("/team/invite", team_invite, methods=["POST"], **html),
+        Route("/team/invitations/{invitation_id:int}/withdraw", team_withdraw, methods=["POST"], **html),
+        Route("/team/users/{user_id:int}/role", team_role, methods=["POST"], **html),
         # JSON API twins
         Route("/api/signup", signup, methods=["POST"]),
         Route("/api/verify", verify, methods=["POST"]),
@@ -374,4 +442,8 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/api/organisations/{org_id:int}/members/{membership_id:int}/role", member_role, methods=["POST"]),
         Route("/api/organisations/{org_id:int}/audit", org_audit, methods=["GET"]),
         Route("/api/activity", my_activity, methods=["GET"]),
+        Route("/api/team", team_page, methods=["GET"]),
+        Route("/api/team/invite", team_invite, methods=["POST"]),
+        Route("/api/team/invitations/{invitation_id:int}/withdraw", team_withdraw, methods=["POST"]),
+        Route("/api/team/users/{user_id:int}/role", team_role, methods=["POST"]),
     ]

@@ -205,6 +205,11 @@ def invite_page(r: Req) -> Response:
                                    verified=r.user.email_verified_at is not None)
     except shares.InviteForOtherAddress:
         return r.page("invite.html", status=403, v=v, step="other_account")
+    if v.kind == "user":
+        # A colleague invitation is for a new account; it was consumed at sign-up.
+        return r.page("message.html", title="You already have an account",
+                      message=f"You are signed in as {r.user.email}. Colleague invitations create a new account.",
+                      code="already_account")
     if v.kind == "auth_request":
         return r.done(f"/inbox/requests/{v.request_id}")
     consent = CONSENT_SHARE.format(org=v.organisation, ids=", ".join(v.identifiers), firm=v.firm)

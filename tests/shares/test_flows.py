@@ -227,3 +227,31 @@ def test_sign_up_verify_login(svc, ctx, outbox):
             accounts.authenticate(svc, ctx, "nobody@example.test", "whatever pw")
     with pytest.raises(shares.RateLimited):
         accounts.authenticate(svc, ctx, "nobody@example.test", "whatever pw")
+
+
+def test_colleague_joins_environment_by_invitation_only(svc, ctx, outbox):
+    from accesspoint.sharing import team
+
+    admin = make_user(svc, ctx, "anna@firm.test")
+    basic = make_user(svc, ctx, "bob@other.test", role="basic")
+    with pytest.raises(shares.NotAllowed):
+        team.invite_colleague(svc, ctx, basic, "x@firm.test")
+    inv = team.invite_colleague(svc, ctx, admin, "Carla@Firm.test")
+    assert team.invite_colleague(svc, ctx, admin, "carla@firm.test") == inv  # no duplicate
+    token = token_of(outbox, "carla@firm.test")
+    carla = team.sign_up_from_invite(svc, ctx, token, accounts.SignUp("evil@else.test", "a long passphrase"))
+    with svc.sessions() as db:
+        c, a = db.get(User, carla), db.get(User, admin)
+        assert (c.email, c.environment_id, c.environment_role) == ("carla@firm.test", a.environment_id, "basic")
+        assert c.email_verified_at is not None
+    with pytest.raises(shares.InviteInvalid):
+        team.sign_up_from_invite(svc, ctx, token, accounts.SignUp("x@y.test", "a long passphrase"))
+    team.set_role(svc, ctx, admin, carla, "advanced")
+    with pytest.raises(shares.InvalidInput):
+        team.set_role(svc, ctx, admin, admin, "basic")  # the last admin stays
+    # An org admin can now add the colleague to an organisation (W2).
+    org = make_client_org(svc, ctx, admin)
+    with svc.sessions.begin() as db:
+        orgs.add_member(db, ctx, db.get(User, admin), org, "carla@firm.test", "member")
+    with svc.sessions() as db:
+        assert orgs.require_member(db, db.get(User, carla), org).id == org

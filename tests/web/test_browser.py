@@ -289,3 +289,34 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     shot(a, "18-sales-connection-sent")
     acc.close()
     cli.close()
+
+
+def test_colleague_joins_by_invitation_and_gets_a_role(server, browser, shot):
+    acc = browser.new_context(viewport=DESKTOP)
+    a = acc.new_page()
+    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    a.goto(server.base_url + "/team")
+    a.fill("#team-invite input[name=email]", "carla@boekhouder.test")
+    a.click("#team-invite button")
+    link = server.mail.link(server.mail.wait_for("carla@boekhouder.test", "join Boekhouder & Co"))
+    col = browser.new_context(viewport=PHONE)
+    c = col.new_page()
+    c.goto(link)
+    assert c.locator("h1").inner_text() == "Join Boekhouder & Co"
+    c.click("text=Continue")
+    c.click("main a:has-text('Sign up')")
+    assert c.locator("input[name=email]").input_value() == "carla@boekhouder.test"
+    c.fill("input[name=password]", "a long passphrase")
+    c.click("button[type=submit]")
+    assert "Welcome" in c.locator("h1").inner_text()
+    a.reload()
+    item = a.locator("#team li[data-email='carla@boekhouder.test']")
+    assert item.locator(".tag").inner_text() == "basic"
+    item.locator("select").select_option("advanced")
+    item.locator("button").click()
+    assert a.locator("#team li[data-email='carla@boekhouder.test'] .tag").inner_text() == "advanced"
+    shot(a, "19-team")
+    # The link worked once.
+    assert c.goto(link).status == 410
+    acc.close()
+    col.close()
