@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from starlette.testclient import TestClient
 
-from accesspoint.config import DatabaseSettings, PkiSettings, RevocationSettings, Settings, WebSettings
+from accesspoint.config import load_settings
 from accesspoint.node import Node
 from accesspoint.web.app import create_app
 from accesspoint.web.api_documents import delivery_of
@@ -16,12 +16,24 @@ from tests.accesspoint.helpers import BUYER_HERE, BUYER_NOWHERE, SELLER, add_org
 TOKEN = "s3cret-token"
 
 
+@pytest.fixture(scope="module")
+def node_dir(tmp_path_factory):
+    """A complete node directory (keys, config) as `peppol-node init` makes it; each test brings its database."""
+    from accesspoint.init import init_node
+
+    base = tmp_path_factory.mktemp("apinode")
+    return init_node(base / "node", pki_dir=base / "pki", sml_local=False)
+
+
+def open_node(node_dir, database_url, **extra):
+    environ = {"PEPPOL_DATABASE_URL": database_url, "PEPPOL_WEB_API_TOKEN": TOKEN,
+               "PEPPOL_REVOCATION_ENABLED": "false", **extra}
+    return load_settings(node_dir, environ=environ)
+
+
 @pytest.fixture
-def client(database_url, tmp_path):
-    settings = Settings(directory=tmp_path, database=DatabaseSettings(url=database_url),
-                        pki=PkiSettings(trust="test"), revocation=RevocationSettings(enabled=False),
-                        web=WebSettings(api_token=TOKEN, secret_key="k" * 32))
-    node = Node(settings)
+def client(database_url, node_dir):
+    node = Node(open_node(node_dir, database_url))
     with TestClient(create_app(node)) as c:
         add_organisation(node.sessions, "Seller BV", SELLER, receive=False)
         add_organisation(node.sessions, "Buyer NV", BUYER_HERE)
@@ -74,3 +86,36 @@ def test_the_api_is_in_the_openapi_document(client):
     node, c = client
     paths = c.get("/openapi.json").json()["paths"]
     assert {"/api/v1/documents", "/api/v1/documents/preflight", "/api/v1/documents/{id}/email"} <= set(paths)
+
+
+@pytest.mark.db
+def test_email_link_get_is_safe_post_marks_opened(database_url, node_dir):
+    from accesspoint.config import SmtpSettings
+    from accesspoint.mail import SmtpMailer
+    from tests.accesspoint.helpers import start_smtp
+
+    controller, sink = start_smtp()
+    settings = open_node(node_dir, database_url, PEPPOL_WEB_BASE_URL="https://node.example")
+    node = Node(settings, mailer=SmtpMailer(SmtpSettings(host="127.0.0.1", port=controller.port)))
+    try:
+        with TestClient(create_app(node)) as c:
+            add_organisation(node.sessions, "Seller BV", SELLER, receive=False)
+            c.headers["Authorization"] = f"Bearer {TOKEN}"
+            entry = c.post("/api/v1/documents?email=ap%40buyer.example",
+                           content=invoice("LINK-1", buyer=BUYER_NOWHERE)).json()
+            asyncio.run(delivery_of(node).worker().drain())
+            assert c.get(f"/api/v1/documents/{entry['id']}").json()["state"] == "sent"
+            (mail,) = sink.messages
+            body = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+            path = "/d/" + body.decode().split("https://node.example/d/")[1].split()[0]
+            page = c.get(path)
+            assert page.status_code == 200 and "<form method=\"post\"" in page.text
+            assert page.headers["referrer-policy"] == "no-referrer"
+            assert c.get(f"/api/v1/documents/{entry['id']}").json()["state"] == "sent"  # a GET is not a person
+            opened = c.post(path)
+            assert opened.status_code == 200 and b"LINK-1" in opened.content
+            assert c.get(f"/api/v1/documents/{entry['id']}").json()["state"] == "opened"
+            assert c.post("/d/not-a-token").status_code == 404
+    finally:
+        controller.stop()
+        node.engine.dispose()
