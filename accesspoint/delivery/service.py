@@ -35,7 +35,24 @@ from .worker import DeliveryWorker, PdfRenderer, RetryPolicy
 if TYPE_CHECKING:
     from accesspoint.node import Node
 
-__all__ = ["DeliveryService"]
+__all__ = ["DeliveryService", "ubl_validator"]
+
+
+def ubl_validator(validator: ubl.Validator) -> Validator:
+    """Submit-time and receive-time validation with ubl's validator: the ids of fatal findings.
+
+    Rule sets that could not run are SKIPPED by ubl and do not block (a node without
+    installed rules still sends); a stylesheet that breaks on a document is fatal.
+    """
+
+    def fatal(data: bytes) -> list[str]:
+        try:
+            report = validator.validate(data)
+        except ubl.UblError as exc:
+            return [f"unreadable: {exc}"]
+        return sorted({f.rule_id for f in report.fatal})
+
+    return fatal
 
 
 class DeliveryService:

@@ -35,7 +35,7 @@ INVOICE = """<?xml version="1.0" encoding="UTF-8"?>
  <cac:AccountingSupplierParty><cac:Party>
   <cbc:EndpointID schemeID="{seller_scheme}">{seller_value}</cbc:EndpointID>
   <cac:PartyName><cbc:Name>Seller BV</cbc:Name></cac:PartyName>
-  <cac:PostalAddress><cbc:CityName>Utrecht</cbc:CityName><cbc:PostalZone>3511</cbc:PostalZone>
+  <cac:PostalAddress><cbc:StreetName>Oudegracht 1</cbc:StreetName><cbc:CityName>Utrecht</cbc:CityName><cbc:PostalZone>3511</cbc:PostalZone>
    <cac:Country><cbc:IdentificationCode>NL</cbc:IdentificationCode></cac:Country></cac:PostalAddress>
   <cac:PartyTaxScheme><cbc:CompanyID>NL123456789B01</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>
   <cac:PartyLegalEntity><cbc:RegistrationName>Seller BV</cbc:RegistrationName></cac:PartyLegalEntity>
@@ -43,7 +43,7 @@ INVOICE = """<?xml version="1.0" encoding="UTF-8"?>
  <cac:AccountingCustomerParty><cac:Party>
   <cbc:EndpointID schemeID="{buyer_scheme}">{buyer_value}</cbc:EndpointID>
   <cac:PartyName><cbc:Name>Buyer NV</cbc:Name></cac:PartyName>
-  <cac:PostalAddress><cbc:CityName>Gent</cbc:CityName><cbc:PostalZone>9000</cbc:PostalZone>
+  <cac:PostalAddress><cbc:StreetName>Veldstraat 1</cbc:StreetName><cbc:CityName>Gent</cbc:CityName><cbc:PostalZone>9000</cbc:PostalZone>
    <cac:Country><cbc:IdentificationCode>BE</cbc:IdentificationCode></cac:Country></cac:PostalAddress>
   <cac:PartyLegalEntity><cbc:RegistrationName>Buyer NV</cbc:RegistrationName></cac:PartyLegalEntity>
   <cac:Contact><cbc:ElectronicMail>{buyer_email}</cbc:ElectronicMail></cac:Contact>

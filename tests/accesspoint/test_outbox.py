@@ -186,3 +186,27 @@ def test_smtp_down_exhausts_retries_then_resend_delivers(node):
     with sessions() as s:
         actions = s.scalars(sa.select(OutboxEvent.action).order_by(OutboxEvent.id)).all()
     assert "resend" in actions
+
+
+@pytest.fixture(scope="module")
+def bis_validator(testdata):
+    import ubl
+
+    from accesspoint.delivery.service import ubl_validator
+
+    return ubl_validator(ubl.Validator(rules_dir=testdata / "phive-rules" / "openpeppol-2026.5",
+                                       xsd_dir=testdata / "ubl-2.1" / "xsd"))
+
+
+@pytest.mark.db
+def test_submit_validates_against_the_official_bis_rules(database_url, bis_validator):
+    engine, sessions = make_sessions(database_url)
+    add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    outbox = Outbox(sessions, clock=Clock(), validator=bis_validator)
+    assert outbox.submit(invoice("VAL-1")).entry.state is State.CREATED
+    broken = invoice("VAL-2").replace(b'<cbc:PayableAmount currencyID="EUR">121.00',
+                                      b'<cbc:PayableAmount currencyID="EUR">999.00')
+    with pytest.raises(DocumentRejected) as info:
+        outbox.submit(broken)
+    assert info.value.code == "invalid" and "BR-CO-16" in info.value.findings
+    engine.dispose()
