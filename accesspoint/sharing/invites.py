@@ -346,6 +346,16 @@ def _bound_invitation(db: Session, ctx: Context, user: User, token: str) -> Invi
     return inv
 
 
+def _share_invitation(db: Session, ctx: Context, user_id: int,
+                      token: str) -> tuple[User, Invitation, list[tuple[Share, Connection]]]:
+    user = db.get(User, user_id)
+    assert user is not None
+    inv = _bound_invitation(db, ctx, user, token)
+    if inv.kind != "share":
+        raise shares.InviteInvalid()
+    return user, inv, _shares_of(db, inv.id)
+
+
 def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[str], *, text_shown: str) -> list[int]:
     """W5.3: the signed-in invitee accepts the chosen connections; return the ids of the active shares.
 
@@ -354,12 +364,7 @@ def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[st
     """
     ratelimit.hit(svc, ctx, "token", ctx.ip or "-")
     with svc.sessions.begin() as db:
-        user = db.get(User, user_id)
-        assert user is not None
-        inv = _bound_invitation(db, ctx, user, token)
-        if inv.kind != "share":
-            raise shares.InviteInvalid()
-        pairs = _shares_of(db, inv.id)
+        user, inv, pairs = _share_invitation(db, ctx, user_id, token)
         chosen = [s for s, c in pairs if c.kind in set(kinds)]
         if not chosen:
             raise shares.InvalidInput("Tick at least one connection, or decline the invitation.")
@@ -400,12 +405,7 @@ def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[st
 def decline(svc: Services, ctx: Context, user_id: int, token: str) -> None:
     ratelimit.hit(svc, ctx, "token", ctx.ip or "-")
     with svc.sessions.begin() as db:
-        user = db.get(User, user_id)
-        assert user is not None
-        inv = _bound_invitation(db, ctx, user, token)
-        if inv.kind != "share":
-            raise shares.InviteInvalid()
-        pairs = _shares_of(db, inv.id)
+        user, inv, pairs = _share_invitation(db, ctx, user_id, token)
         consume(db, ctx, inv, status="declined", user_id=user.id)
         for share, _ in pairs:
             share.status, share.outcome = "not_shared", "declined"

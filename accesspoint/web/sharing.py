@@ -216,6 +216,28 @@ def invite_page(r: Req) -> Response:
     return r.page("invite.html", v=v, step="confirm", consent=consent)
 
 
+@endpoint(login=False)
+def invite_preview(r: Req) -> Response:
+    """What an invitation link offers, for API clients; the token travels in the body, never the URL (SEC-1).
+    ---
+    summary: Preview an invitation
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [token], properties: {token: {type: string}}}
+    responses:
+      "200": {description: "{kind, email, firm, inviter, organisation, identifiers, connections, expires_at}"}
+      "410": {description: Invalid, used, expired or withdrawn link (one answer for all; SEC-6)}
+    """
+    ratelimit.hit(r.svc, r.ctx, "token", r.ctx.ip or "-")
+    with r.svc.sessions() as db:
+        v = invites.view(db, invites.lookup(db, r.get("token"), r.ctx.now))
+    return r.done("", {"kind": v.kind, "email": v.email, "firm": v.firm, "inviter": v.inviter,
+                       "organisation": v.organisation, "identifiers": list(v.identifiers),
+                       "connections": list(v.connections), "expires_at": v.expires_at.isoformat(),
+                       "request_id": v.request_id})
+
+
 @endpoint()
 def invite_accept(r: Req) -> Response:
     """Accept a share invitation as the signed-in, verified invitee (SEC-4, SEC-5, SEC-8).
@@ -388,6 +410,20 @@ def inbox(r: Req) -> Response:
 
 
 @endpoint()
+def inbox_request_json(r: Req) -> Response:
+    """One incoming request with the requester's details (W3.3).
+    ---
+    summary: An incoming authorisation request
+    responses:
+      "200": {description: request}
+      "403": {description: Not addressed to my verified email}
+    """
+    with r.svc.sessions() as db:
+        req, firm = requests.get_for_client(db, db.get(User, r.user.id), r.path_int("request_id"))  # type: ignore[union-attr]
+    return r.done("", _request_json(req, firm=firm))
+
+
+@endpoint()
 def inbox_request(r: Req) -> Response:
     """One incoming request: the requester's details first, to be checked (W3.3)."""
     with r.svc.sessions() as db:
@@ -472,6 +508,7 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/api/invitations/{invitation_id:int}/withdraw", withdraw, methods=["POST"]),
         Route("/api/shares/{share_id:int}/revoke", revoke_share, methods=["POST"]),
         Route("/api/shared-connections", shared_connections, methods=["GET"]),
+        Route("/api/invitations/preview", invite_preview, methods=["POST"]),
         Route("/api/invitations/accept", invite_accept, methods=["POST"]),
         Route("/api/invitations/decline", invite_decline, methods=["POST"]),
         Route("/api/requests", request_list, methods=["GET"]),
@@ -480,6 +517,7 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/api/requests/{request_id:int}/resend", request_resend, methods=["POST"]),
         Route("/api/requests/{request_id:int}/revoke", request_revoke, methods=["POST"]),
         Route("/api/inbox/requests", inbox, methods=["GET"]),
+        Route("/api/inbox/requests/{request_id:int}", inbox_request_json, methods=["GET"]),
         Route("/api/inbox/requests/{request_id:int}/accept", inbox_accept, methods=["POST"]),
         Route("/api/inbox/requests/{request_id:int}/refuse", inbox_refuse, methods=["POST"]),
     ]

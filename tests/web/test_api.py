@@ -47,6 +47,10 @@ def test_api_share_request_and_openapi(server):
         assert http.get(f"/api/organisations/{org}", headers=client_h).status_code == 403
         link = server.mail.link(server.mail.wait_for("jan@bakkerij.test", "Bakkerij"))
         token = link.rsplit("/", 1)[1]
+        preview = http.post("/api/invitations/preview", json={"token": token})
+        assert preview.status_code == 200 and preview.json()["connections"] == ["peppol_purchase"]
+        assert preview.json()["firm"] == "anna@boekhouder.test" and preview.json()["identifiers"] == ["0208:0123456749"]
+        assert http.post("/api/invitations/preview", json={"token": "x" * 43}).status_code == 410
         # A cookie-authenticated POST without the CSRF header is refused.
         session_token = client_h["Authorization"][7:]
         with httpx.Client(base_url=server.base_url, cookies={"pn_session": session_token}) as browserish:
@@ -75,6 +79,9 @@ def test_api_share_request_and_openapi(server):
         assert "Authorisation request" in server.mail.wait_for("jan@bakkerij.test", "Authorisation request")["Subject"]
         inbox = http.get("/api/inbox/requests", headers=client_h).json()
         assert [(q["id"], q["status"], q["firm"]) for q in inbox] == [(rid, "pending", "anna@boekhouder.test")]
+        one = http.get(f"/api/inbox/requests/{rid}", headers=client_h).json()
+        assert (one["client_identifier"], one["costs_paid_by"]) == ("0208:0314595348", "intermediary")
+        assert http.get(f"/api/inbox/requests/{rid}", headers=acc).status_code == 403
         r = http.post(f"/api/inbox/requests/{rid}/accept", headers=client_h, json={})
         assert r.status_code == 200, r.text
         client_org = r.json()["organisation_id"]
