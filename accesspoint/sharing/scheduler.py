@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 import shares
+from accesspoint.db.tables.accounts import EmailToken, WebSession
 from accesspoint.db.tables.sharing import AuthorisationRequest, Invitation
 
 from . import audit, invites
@@ -40,6 +41,10 @@ def run_due(svc: Services, now: datetime) -> SweepResult:
                     AuthorisationRequest.invitation_id == inv.id, AuthorisationRequest.status == "pending")
                     .values(status="expired", decided_at=now))
             expired += 1
+    with svc.sessions.begin() as db:
+        # Ended sessions and used or stale email links are of no further use; the audit log keeps the history.
+        db.execute(sa.delete(WebSession).where(WebSession.expires_at <= now))
+        db.execute(sa.delete(EmailToken).where(EmailToken.expires_at <= now))
     due = []
     with svc.sessions() as db:
         for inv in db.scalars(sa.select(Invitation).where(Invitation.status == "pending",

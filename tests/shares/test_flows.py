@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import shares
-from accesspoint.db.tables.accounts import User
+from accesspoint.db.tables.accounts import User, WebSession
 from accesspoint.db.tables.sharing import AuditEvent, Invitation, Share
 from accesspoint.sharing import accounts, invites, orgs, requests, scheduler
 
@@ -222,6 +222,9 @@ def test_sign_up_verify_login(svc, ctx, outbox):
     with svc.sessions() as db:
         assert accounts.load_session(db, token, ctx.now)[1].id == uid
         assert accounts.load_session(db, token, ctx.now + accounts.SESSION_LIFETIME) is None
+    scheduler.run_due(svc, ctx.now + accounts.SESSION_LIFETIME)
+    with svc.sessions() as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(WebSession)) == 0
     for _ in range(10):  # the per-address limit
         with pytest.raises(shares.NotAllowed):
             accounts.authenticate(svc, ctx, "nobody@example.test", "whatever pw")
