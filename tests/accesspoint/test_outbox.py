@@ -210,3 +210,21 @@ def test_submit_validates_against_the_official_bis_rules(database_url, bis_valid
         outbox.submit(broken)
     assert info.value.code == "invalid" and "BR-CO-16" in info.value.findings
     engine.dispose()
+
+
+@pytest.mark.db
+def test_a_dead_workers_lease_runs_out_and_its_late_result_is_refused(node):
+    sessions, clock, outbox, router, seller, buyer = node
+    sub = outbox.submit(invoice("LEASE-1"))
+    dead = worker(sessions, router, clock)
+    (claim,) = dead.claim(10)
+    live = worker(sessions, router, clock)
+    assert live.claim(10) == []  # leased: nobody else may take it
+    clock.advance(minutes=6)  # the lease (5 min) runs out; the first worker never came back
+    asyncio.run(live.drain())
+    assert outbox.get(sub.entry.id).state is State.DELIVERED
+    # the first worker wakes up and tries to write its outcome: refused, nothing delivered twice
+    asyncio.run(dead.process(claim))
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document).where(Document.direction == "in")) == 1
+    assert [e.to_state for e in outbox.get(sub.entry.id).events].count("delivered") == 1
