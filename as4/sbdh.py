@@ -9,6 +9,7 @@ full envelope check of `ubl.parse_sbd` instead.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from lxml import etree
@@ -100,8 +101,50 @@ def _read_with_ubl(data: bytes) -> SbdhInfo:
     import ubl
 
     try:
-        sbd = ubl.parse_sbd(data)
+        sbd = ubl.parse_sbd(_without_business_content(data) or data)
     except (ubl.UblError, ValueError) as exc:  # ValueError: ubl's identifier checks on odd values
         raise _err(f"the payload is not a valid Peppol SBD: {exc}") from None
     return SbdhInfo(str(sbd.sender), str(sbd.receiver), sbd.instance_identifier, str(sbd.document_type_id),
                     str(sbd.process_id), sbd.country_c1)
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    # the same hardening as ubl's parser; lxml parser objects must not be shared between threads
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                                 huge_tree=False, dtd_validation=False)
+    return parser
+
+
+def _without_business_content(data: bytes) -> bytes | None:
+    """The SBD with every business message emptied, for `ubl.parse_sbd`; None to let ubl see it all.
+
+    Why: `parse_sbd` also serialises the business message (its `payload`), which we never use and
+    which costs more than parsing for a large invoice. The whole document is still parsed here
+    (well-formedness, no DOCTYPE); what `parse_sbd` checks of the business message is its position
+    and qualified name, and both survive emptying, as do the root's text and the children's tails.
+    Anything unusual (not well-formed, a DOCTYPE, another root) returns None: ubl then reads the
+    original bytes and gives its own precise error, as before.
+    """
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return None
+    try:
+        root = etree.fromstring(data, _parser())
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root is None or root.tag != _H + "StandardBusinessDocument":
+        return None
+    doc = root.getroottree().docinfo
+    if doc.doctype or doc.internalDTD is not None:
+        return None
+    for child in list(root):
+        if isinstance(child.tag, str) and child.tag != _H + "StandardBusinessDocumentHeader":
+            # a fresh empty element, not child.clear(): clear() frees a big subtree node by node, slowly
+            empty = etree.Element(child.tag, nsmap=child.nsmap)
+            empty.tail = child.tail
+            root.replace(child, empty)
+    return etree.tostring(root)

@@ -65,6 +65,40 @@ def test_sbdh_streaming_and_ubl_paths_agree(monkeypatch):
     assert streamed.instance_identifier == "agree-1" and streamed.country_c1 == "BE"
 
 
+def _sbd_variants() -> list[bytes]:
+    good = make_sbd("variant-1", filler="<Note>x</Note>" * 50)
+    head, sep, tail = good.partition(b"</StandardBusinessDocumentHeader>")
+    return [
+        good,
+        good.replace(b"<Note>x</Note>", b"<Note>x<Note>", 1),                      # business message not well-formed
+        head + sep + b"text in the root" + tail,                                     # text between the children
+        head + sep + b"<Extra xmlns='urn:x'/>" + tail,                              # two business messages
+        good.replace(b"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"", b"urn:other\"", 1),  # namespace
+        head + sep + b"</StandardBusinessDocument>",                                 # no business message
+        b"<!DOCTYPE x [<!ENTITY e 'v'>]>" + good.split(b"?>", 1)[-1],              # DOCTYPE
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_sbdh_check_sees_what_ubl_sees(index):
+    """read_sbdh hands ubl.parse_sbd the SBD with the business message emptied: same verdict as the whole."""
+    import ubl
+
+    data = _sbd_variants()[index]
+    try:
+        whole = ubl.parse_sbd(data)
+        expected = (whole.sender, whole.receiver, whole.instance_identifier, whole.document_type_id)
+    except ubl.UblError as exc:
+        expected = type(exc)
+    try:
+        got = sbdh.read_sbdh(Blob.from_bytes(data))
+        assert isinstance(expected, tuple), "read_sbdh accepted an SBD ubl rejects"
+        assert (got.sender, got.receiver, got.instance_identifier, got.document_type_id) == tuple(map(str, expected))
+    except as4.As4Error as exc:
+        assert exc.code.code == "EBMS:0004"
+        assert not isinstance(expected, tuple), f"read_sbdh rejected an SBD ubl accepts: {exc.detail}"
+
+
 @pytest.mark.parametrize("small", [True, False])
 def test_not_an_sbd_is_0004(monkeypatch, small):
     if not small:
