@@ -264,4 +264,7 @@ def load_settings(directory: str | Path, environ: Mapping[str, str] | None = Non
                     f"config key {dotted}: {values[key]!r} is not one of {', '.join(sorted(_CHOICES[dotted]))}"
                 )
         sections[name] = cls(**values)
+    ttl = sections["web"].invite_ttl_days
+    if not 1 <= ttl <= 30:  # product.md SEC-3: configurable 1-30 days
+        raise ConfigError(f"config key web.invite_ttl_days: {ttl} is outside 1..30 days")
     return Settings(directory=directory, **sections)

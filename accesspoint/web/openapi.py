@@ -25,12 +25,12 @@ _generator = SchemaGenerator(
             "version": "1",
             "description": "Submit and track documents, manage shares and authorisation requests, "
                            "and publish participants. Authenticate with a session cookie (web app) "
-                           "or `Authorization: Bearer <token>`.",
+                           "(then POSTs also need the `X-CSRF-Token` header) or `Authorization: Bearer <token>`.",
         },
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "pn_session"},
             }
         },
     }

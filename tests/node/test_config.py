@@ -39,6 +39,8 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("[node]\nseat = 'x'\n", {}, "unknown key"),
         ("[node\n", {}, "not readable TOML"),
         ("", {"PEPPOL_REVOCATION_ENABLED": "perhaps"}, "PEPPOL_REVOCATION_ENABLED"),
+        ("[web]\ninvite_ttl_days = 45\n", {}, "web.invite_ttl_days"),
+        ("", {"PEPPOL_WEB_INVITE_TTL_DAYS": "0"}, "web.invite_ttl_days"),
     ],
 )
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict, needle: str) -> None:
