@@ -14,6 +14,7 @@ through to email, because "we could not ask" is not "not on Peppol".
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,7 +125,8 @@ class Router:
         earlier candidate had a route.
         """
         if allow_internal:
-            internal = self.find_internal(candidates)
+            # a database query: off the event loop, which also serves HTTP in `serve`
+            internal = await asyncio.to_thread(self.find_internal, candidates)
             if internal is not None:
                 pid, org = internal
                 return Route(Channel.INTERNAL, participant_id=str(pid), organisation_id=org)
