@@ -1,0 +1,22 @@
+"""`benchmarks/load.py --short` runs in the suite: the figures are printed by the script; the test holds it
+to its invariant (every receipt given is a stored message, and only those) and to having done real work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_load_benchmark_short_mode_stores_exactly_what_it_acknowledges() -> None:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks/load.py"), "--short", "--json"],
+                            capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["senders"] == 4
+    assert figures["receipts"] > 0 and figures["exchanges_per_second"] > 0
+    assert figures["stored"] == figures["receipts"]
+    assert figures["errors"] == {}, figures["errors"]
+    assert figures["latency_ms"]["p50"] <= figures["latency_ms"]["p99"] <= figures["latency_ms"]["max"]
