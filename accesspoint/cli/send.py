@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _service(directory: str) -> tuple[Node, DeliveryService]:
     node = Node.open(directory)
     node.migrate()
-    return node, DeliveryService.from_node(node)
+    return node, DeliveryService.for_node(node)
 
 
 def _print_entry(entry: dict, as_json: bool) -> None:
@@ -70,22 +70,26 @@ def cmd_send(args: argparse.Namespace) -> int:
     try:
         sub = service.outbox.submit(data, email=args.email)
     except DocumentRejected as exc:
+        asyncio.run(service.aclose())
         print(f"peppol-node send: rejected ({exc.code}): {exc.detail}", file=sys.stderr)
         for finding in exc.findings:
             print(f"  {finding}", file=sys.stderr)
         return 2
     if sub.duplicate:
         print("already submitted: showing the existing entry", file=sys.stderr)
-    elif not args.queue_only:
-        asyncio.run(_drain_one(service))
+    asyncio.run(_drain_one(service, deliver=not (sub.duplicate or args.queue_only)))
     entry = service.outbox.get(sub.entry.id).as_json()
     _print_entry(entry, args.json)
     node.engine.dispose()
     return 1 if entry["state"] == "failed" else 0
 
 
-async def _drain_one(service: DeliveryService) -> None:
-    await service.worker().drain(max_rounds=20)
+async def _drain_one(service: DeliveryService, *, deliver: bool) -> None:
+    try:
+        if deliver:
+            await service.worker().drain(max_rounds=20)
+    finally:
+        await service.aclose()
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
@@ -98,12 +102,15 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     async def run() -> int:
         workers = [service.worker(f"{args.worker_id}-{i}" if args.worker_id else None)
                    for i in range(max(1, args.workers))]
-        if args.until_idle:
-            counts = await asyncio.gather(*(w.drain(max_rounds=1_000_000) for w in workers))
-            return sum(counts)
-        stop = asyncio.Event()
-        await asyncio.gather(*(w.run(stop) for w in workers))
-        return 0
+        try:
+            if args.until_idle:
+                counts = await asyncio.gather(*(w.drain(max_rounds=1_000_000) for w in workers))
+                return sum(counts)
+            stop = asyncio.Event()
+            await asyncio.gather(*(w.run(stop) for w in workers))
+            return 0
+        finally:
+            await service.aclose()
 
     try:
         done = asyncio.run(run())

@@ -1,6 +1,6 @@
 """The delivery services of one node, built from its collaborators: what `serve` starts.
 
-    service = DeliveryService.from_node(node, resolver=..., http=...)
+    service = DeliveryService.for_node(node)      # AS4 + SML/SMP discovery over its own httpx client
     app routes use service.outbox / service.inbox / service.as4_store
     async with service.running(workers=2): ...   # the delivery workers, beside the web app
 
@@ -106,6 +106,24 @@ class DeliveryService:
             **kwargs,
         )
 
+    @classmethod
+    def for_node(cls, node: Node, **kwargs: Any) -> DeliveryService:
+        """The complete delivery of a node: AS4 and SML/SMP lookups over one owned httpx client
+        (TLS as `node.discovery` sets it up), closed by `aclose()` or when `running()` ends."""
+        import as4
+
+        http = as4.make_client(verify=node.discovery.client_tls())
+        service = cls.from_node(node, resolver=node.discovery.resolver(http), http=http, **kwargs)
+        service.owned_http = http
+        return service
+
+    owned_http: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self.owned_http is not None:
+            await self.owned_http.aclose()
+            self.owned_http = None
+
     def worker(self, worker_id: str | None = None, **kwargs: Any) -> DeliveryWorker:
         kwargs.setdefault("policy", self.policy)
         w = DeliveryWorker(
@@ -134,3 +152,4 @@ class DeliveryService:
             for w in self.workers:
                 w.wake()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.aclose()

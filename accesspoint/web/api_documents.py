@@ -31,7 +31,7 @@ def delivery_of(node: Node) -> DeliveryService:
     """The node's delivery service (`node.delivery` when the node wires one, else built once here)."""
     service = getattr(node, "delivery", None)
     if service is None:
-        service = DeliveryService.from_node(node)
+        service = DeliveryService.for_node(node)
         node.__dict__["delivery"] = service
     return service
 

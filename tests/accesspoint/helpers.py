@@ -182,3 +182,28 @@ class AsgiServer:
             self._server.should_exit = True
             self._thread.join(10)
             self._server = None
+
+
+class ThreadedDns:
+    """The SML's DNS server for the node's zone, with nobody registered: every lookup is a definite
+    NXDOMAIN, so a buyer not on this node is "not on Peppol" (and not "DNS trouble")."""
+
+    def __init__(self, zone: str) -> None:
+        import asyncio
+        import threading
+
+        import sml
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = sml.DnsServer(sml.Zone.named(zone), sml.MemorySmlStore())
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+
+    def stop(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

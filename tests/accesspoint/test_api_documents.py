@@ -11,9 +11,17 @@ from accesspoint.config import load_settings
 from accesspoint.node import Node
 from accesspoint.web.app import create_app
 from accesspoint.web.api_documents import delivery_of
-from tests.accesspoint.helpers import BUYER_HERE, BUYER_NOWHERE, SELLER, add_organisation, invoice
+from tests.accesspoint.helpers import ThreadedDns, BUYER_HERE, BUYER_NOWHERE, SELLER, add_organisation, invoice
 
 TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def dns():
+    """The node's SML zone served locally with nobody in it: lookups are a definite "not on Peppol"."""
+    server = ThreadedDns("local.peppol.test")
+    yield server.server.address
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +33,15 @@ def node_dir(tmp_path_factory):
     return init_node(base / "node", pki_dir=base / "pki", sml_local=False)
 
 
-def open_node(node_dir, database_url, **extra):
+def open_node(node_dir, database_url, dns, **extra):
     environ = {"PEPPOL_DATABASE_URL": database_url, "PEPPOL_WEB_API_TOKEN": TOKEN,
-               "PEPPOL_REVOCATION_ENABLED": "false", **extra}
+               "PEPPOL_REVOCATION_ENABLED": "false", "PEPPOL_SML_DNS": dns, **extra}
     return load_settings(node_dir, environ=environ)
 
 
 @pytest.fixture
-def client(database_url, node_dir):
-    node = Node(open_node(node_dir, database_url))
+def client(database_url, node_dir, dns):
+    node = Node(open_node(node_dir, database_url, dns))
     with TestClient(create_app(node)) as c:
         add_organisation(node.sessions, "Seller BV", SELLER, receive=False)
         add_organisation(node.sessions, "Buyer NV", BUYER_HERE)
@@ -89,13 +97,13 @@ def test_the_api_is_in_the_openapi_document(client):
 
 
 @pytest.mark.db
-def test_email_link_get_is_safe_post_marks_opened(database_url, node_dir):
+def test_email_link_get_is_safe_post_marks_opened(database_url, node_dir, dns):
     from accesspoint.config import SmtpSettings
     from accesspoint.mail import SmtpMailer
     from tests.accesspoint.helpers import start_smtp
 
     controller, sink = start_smtp()
-    settings = open_node(node_dir, database_url, PEPPOL_WEB_BASE_URL="https://node.example")
+    settings = open_node(node_dir, database_url, dns, PEPPOL_WEB_BASE_URL="https://node.example")
     node = Node(settings, mailer=SmtpMailer(SmtpSettings(host="127.0.0.1", port=controller.port)))
     try:
         with TestClient(create_app(node)) as c:

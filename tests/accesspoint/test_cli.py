@@ -8,7 +8,15 @@ import pytest
 
 from tests.accesspoint.helpers import BUYER_HERE, BUYER_NOWHERE, SELLER, add_organisation, invoice, make_sessions, \
     start_smtp
+from tests.accesspoint.helpers import ThreadedDns
 from tests.conftest import run_cli
+
+
+@pytest.fixture
+def dns():
+    server = ThreadedDns("local.peppol.test")
+    yield server.server.address
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +28,14 @@ def node_dir(tmp_path_factory):
 
 
 @pytest.mark.db
-def test_send_delivers_internally_or_waits_for_an_email_then_mails(node_dir, database_url, tmp_path):
+def test_send_delivers_internally_or_waits_for_an_email_then_mails(node_dir, database_url, tmp_path, dns):
     engine, sessions = make_sessions(database_url)
     add_organisation(sessions, "Seller BV", SELLER, receive=False)
     add_organisation(sessions, "Buyer NV", BUYER_HERE)
     engine.dispose()
     controller, sink = start_smtp()
     env = {"PEPPOL_DATABASE_URL": database_url, "PEPPOL_REVOCATION_ENABLED": "false",
-           "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(controller.port)}
+           "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(controller.port), "PEPPOL_SML_DNS": dns}
     try:
         (tmp_path / "a.xml").write_bytes(invoice("CLI-1"))
         r = run_cli("send", str(node_dir), str(tmp_path / "a.xml"), env=env)
