@@ -107,16 +107,19 @@ class Inbox:
             return False
 
     def accept(self, sbd: ubl.StandardBusinessDocument, *, as4_message_id: str, sender_seat_id: str,
-               receipt: bytes | None = None) -> Accepted:
+               receipt: bytes | None = None, _retried: bool = False) -> Accepted:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve."""
         now = self.clock()
+        is_mls = sbd.document_type_id == mls.MLS_DOCUMENT_TYPE
+        # Validation (XSLT, CPU-heavy) happens before any database work, holding no transaction.
+        fatal = tuple(self.validator(sbd.payload)) if self.validator is not None and not is_mls else ()
         with self.sessions() as session:
             seen = session.scalars(sa.select(InboundMessage).where(InboundMessage.as4_message_id == as4_message_id)).first()
             if seen is not None:
                 doc_id = session.scalar(sa.select(Document.public_id).where(Document.id == seen.document_id)) \
                     if seen.document_id else None
                 return Accepted(doc_id, duplicate=True, receipt=seen.receipt)
-            if sbd.document_type_id == mls.MLS_DOCUMENT_TYPE:
+            if is_mls:
                 if not self._is_our_spis(sbd.receiver) and self._organisation(session, sbd.receiver) is None:
                     raise NotServiced(str(sbd.receiver))
                 result = self._accept_mls(session, sbd, now)
@@ -125,14 +128,14 @@ class Inbox:
                 org = self._organisation(session, sbd.receiver)
                 if org is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, org, sender_seat_id, now)
+                result, org_doc = self._accept_document(session, sbd, org, fatal, now)
             session.add(InboundMessage(as4_message_id=as4_message_id, instance_identifier=sbd.instance_identifier,
                                        sender_seat_id=sender_seat_id, document_id=org_doc, receipt=receipt,
                                        received_at=now))
             if not result.duplicate:
                 number, date, c4 = _buyer_facts(sbd.payload)
                 session.add(Transaction(
-                    at=now, direction="in", kind="mls" if sbd.document_type_id == mls.MLS_DOCUMENT_TYPE else "business",
+                    at=now, direction="in", kind="mls" if is_mls else "business",
                     other_seat_id=sender_seat_id, document_type_id=str(sbd.document_type_id),
                     process_id=str(sbd.process_id), transport_profile=AS4_TRANSPORT_PROFILE,
                     end_user_id=str(sbd.receiver), c1_country=sbd.country_c1, c4_country=c4,
@@ -141,21 +144,18 @@ class Inbox:
             try:
                 session.commit()
             except sa.exc.IntegrityError:
-                # The same MessageId arrived twice at once (two workers of a sender, or two of our
-                # processes): the other copy won; answer as a duplicate.
+                # The same message arrived twice at once (two of our processes took one copy
+                # each): the other copy won; looking again answers as a duplicate.
                 session.rollback()
-                return self.accept(sbd, as4_message_id=as4_message_id, sender_seat_id=sender_seat_id, receipt=receipt)
+                if _retried:
+                    raise
+                return self.accept(sbd, as4_message_id=as4_message_id, sender_seat_id=sender_seat_id,
+                                   receipt=receipt, _retried=True)
             return result
 
-    def record_receipt(self, as4_message_id: str, receipt: bytes) -> None:
-        """Keep the receipt we answered with, so a duplicate gets the very same one."""
-        with self.sessions.begin() as session:
-            session.execute(sa.update(InboundMessage).where(InboundMessage.as4_message_id == as4_message_id)
-                            .values(receipt=receipt))
-
     # -- business documents -----------------------------------------------------------------------
-    def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int, sender_seat_id: str,
-                         now: datetime) -> tuple[Accepted, int | None]:
+    def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int,
+                         fatal: Sequence[str], now: datetime) -> tuple[Accepted, int | None]:
         existing = session.scalars(sa.select(Document).where(
             Document.direction == "in", Document.instance_identifier == sbd.instance_identifier,
             Document.sender_id == str(sbd.sender))).first()
@@ -164,7 +164,6 @@ class Inbox:
         number, date, _ = _buyer_facts(sbd.payload)
         key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
         duplicate_key = hashlib.sha256(key_source.encode()).hexdigest()
-        fatal = tuple(self.validator(sbd.payload)) if self.validator is not None else ()
         same = session.scalars(sa.select(Document).where(
             Document.organisation_id == org, Document.direction == "in", Document.duplicate_key == duplicate_key)).first()
         if same is not None:
