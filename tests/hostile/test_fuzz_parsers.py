@@ -29,6 +29,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -197,10 +198,24 @@ def test_certificate_and_key_loaders_raise_only_cert_error(key_material: dict[st
             load(blob)
         except certs.CertError:
             pass
+        except UnsupportedAlgorithm:  # known escape, pinned by test_an_unknown_key_algorithm_is_a_cert_error
+            pass
     try:
         certs.load_pkcs12(blob, data.draw(st.sampled_from(["secret", "", None])))
     except certs.CertError:
         pass
+
+
+@pytest.mark.xfail(strict=True, reason="certs.load_private_key lets cryptography's UnsupportedAlgorithm escape for "
+                                       "a PKCS#8 key with an unknown algorithm OID (found by the fuzz test above; "
+                                       "reported to the certs owner)")
+def test_an_unknown_key_algorithm_is_a_cert_error(key_material: dict[str, bytes]) -> None:
+    pem = key_material["key"]
+    body_start = pem.index(b"\n") + 1
+    oid_at = pem.index(b"qhkiG9w0", body_start)  # base64 of the rsaEncryption OID's first bytes
+    forged = pem[:oid_at] + b"AAAA" + pem[oid_at + 4:]
+    with pytest.raises(certs.CertError):
+        certs.load_private_key(forged)
 
 
 @budget(60)
@@ -259,9 +274,20 @@ def test_a_mutated_smp_answer_verifies_only_as_the_original(pki: Pki, smp_answer
         verified = smp.verify_service_metadata(blob, trust=pki.trust, at=NOW)
     except smp.SmpError:
         return
-    except etree.C14NError:  # known escape, pinned by test_relative_namespace_uri_in_an_smp_answer below
+    except (etree.C14NError, etree.DocumentInvalid):  # known escapes, pinned by the two strict xfails below
         return
     assert verified == original
+
+
+@pytest.mark.xfail(strict=True, reason="smp.verify_service_metadata lets lxml's DocumentInvalid (signxml's "
+                                       "schema check of ds:Signature) escape (found by the fuzz test above; "
+                                       "reported to the smp owner)")
+def test_text_inside_ds_transforms_is_an_smp_error(pki: Pki, smp_answer: tuple[bytes, bytes]) -> None:
+    signed, _ = smp_answer
+    blob = signed.replace(b"<Transforms>", b"<Transforms>text", 1)
+    assert blob != signed
+    with pytest.raises(smp.SmpError):
+        smp.verify_service_metadata(blob, trust=pki.trust, at=NOW)
 
 
 @pytest.mark.xfail(strict=True, reason="smp.verify_service_metadata lets lxml's C14NError escape for a relative "
@@ -389,8 +415,17 @@ def test_the_hostile_name_server_is_really_asked(hostile_dns: HostileDns) -> Non
 
 # --- tokens ----------------------------------------------------------------------------------------------
 
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
+                   reason="shares.hash_token/tokens_equal raise UnicodeEncodeError on a lone surrogate, which JSON "
+                          "can carry (reported; see tests/hostile/test_web_auth.py for the 500 it causes)")
+def test_token_helpers_take_a_lone_surrogate() -> None:
+    import shares
+
+    shares.hash_token("\ud800")
+
+
 @budget(300)
-@given(ANY_TEXT, ANY_TEXT)
+@given(st.text(max_size=120), st.text(max_size=120))
 def test_token_helpers_take_any_text(a: str, b: str) -> None:
     """Invite and session tokens arrive in URLs, forms and JSON (where a lone surrogate can appear)."""
     import shares
