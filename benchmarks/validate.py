@@ -5,9 +5,15 @@
 Defaults use the third-party copies in ../shared/testdata (BIS 3.0.21 rules of
 phive-rules/openpeppol-2026.5, the OASIS UBL 2.1 XSD). Figures: a fresh process's
 first validation (compiling the CEN + PEPPOL stylesheets), then warm throughput
-on one thread for a typical invoice (BIS base-example, ~6 KB) and for the 3 MB CEN
-example with an embedded PDF, split into XSD-only and rules-only so the cost of
-each part shows. Goal (issue 5): >= 100 typical invoices/s on one core.
+on one thread for a typical invoice (BIS base-example, ~9 KB) and for the 3 MB CEN
+example with an embedded PDF, split into XSD-only and rules-only, and the time of
+each official stylesheet on its own, so the cost of each part shows.
+Goal (issue 5): >= 100 typical invoices/s on one core.
+
+Each rate is given twice: per wall-clock second, and per CPU-second of this
+process (`time.process_time`). On a machine shared with other work the wall
+figure drops whenever this process waits for a core; the CPU figure is what one
+core delivers when it is ours, so it is the one to hold against the goal.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import time
 from pathlib import Path
 
 import ubl
+from ubl import _xslt
+from ubl._xml import parse_xml
+from ubl.validation import document_kind
 
 TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 
 
-def rate(fn, seconds: float) -> tuple[float, int]:
+def rate(fn, seconds: float) -> tuple[float, float, int]:
+    """(calls per wall second, calls per CPU second, calls) over about `seconds`."""
     fn()
-    n, start = 0, time.perf_counter()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         fn()
         n += 1
-    return n / (time.perf_counter() - start), n
+    return n / (time.perf_counter() - start), n / max(time.process_time() - cpu, 1e-9), n
 
 
 def main() -> None:
@@ -50,22 +60,31 @@ def main() -> None:
 
     xsd_only = ubl.Validator(xsd_dir=args.xsd)
     rules_only = ubl.Validator(rules_dir=args.rules)
+    processor, _ = _xslt._saxon()
     for label, data in (("typical invoice (%d KB)" % (len(typical) // 1024), typical),
                         ("large invoice (%.1f MB)" % (len(big_data) / 1e6), big_data)):
-        per_s, n = rate(lambda: full.validate(data), args.seconds)
-        x_s, _ = rate(lambda: xsd_only.validate(data), args.seconds / 2)
-        r_s, _ = rate(lambda: rules_only.validate(data, xsd=False), args.seconds / 2)
-        print(f"{label}: {per_s:7.1f} validations/s warm ({1000 / per_s:.1f} ms each, n={n}); "
-              f"XSD only {x_s:.0f}/s, rules only {r_s:.1f}/s")
+        per_s, per_cpu_s, n = rate(lambda: full.validate(data), args.seconds)
+        x_s, x_cpu, _ = rate(lambda: xsd_only.validate(data), args.seconds / 2)
+        r_s, r_cpu, _ = rate(lambda: rules_only.validate(data, xsd=False), args.seconds / 2)
+        print(f"{label}: {per_s:7.1f} validations/s warm ({1000 / per_s:.1f} ms each, n={n}), "
+              f"{per_cpu_s:.1f} per CPU-second; XSD only {x_s:.0f}/s ({x_cpu:.0f}/CPU-s), "
+              f"rules only {r_s:.1f}/s ({r_cpu:.1f}/CPU-s)")
+        kind = document_kind(parse_xml(data).getroot())
+        node = processor.parse_xml(xml_text=data.decode("utf-8"))
+        for rule_set in full.rule_sets_for(kind):
+            for path in rule_set.stylesheets:
+                executable = _xslt.compile_stylesheet(path)
+                _, cpu_s, _ = rate(lambda: executable.transform_to_string(xdm_node=node), args.seconds / 4)
+                print(f"    {path.name}: {1000 / cpu_s:.2f} CPU-ms per run")
 
     sbd = ubl.build_sbd(
         sender=ubl.ParticipantId.parse("0088:5798000000001"), receiver=ubl.ParticipantId.parse("0208:0848934496"),
         document_type_id=ubl.BIS_BILLING_INVOICE, process_id=ubl.BIS_BILLING_PROCESS, country_c1="BE",
         payload=typical, creation_time=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
     )
-    per_s, _ = rate(lambda: ubl.parse_sbd(sbd), args.seconds / 2)
+    per_s, _, _ = rate(lambda: ubl.parse_sbd(sbd), args.seconds / 2)
     print(f"parse_sbd (typical invoice inside): {per_s:.0f}/s")
-    per_s, _ = rate(lambda: ubl.parse_document(typical), args.seconds / 2)
+    per_s, _, _ = rate(lambda: ubl.parse_document(typical), args.seconds / 2)
     print(f"parse_document (typical invoice): {per_s:.0f}/s")
 
 

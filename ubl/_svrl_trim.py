@@ -1,0 +1,78 @@
+"""Trimming the official Schematron XSLT of output nobody reads, before compiling it.
+
+The official rules are Schematron compiled by the ISO skeleton. Besides the
+findings (svrl:failed-assert, svrl:successful-report), that skeleton makes every
+run write a trace: an svrl:fired-rule element for every node a rule matched, and
+per pattern an svrl:active-pattern element whose body walks the whole document a
+second time in the unnamed mode (`<xsl:apply-templates/>`), which in these
+stylesheets only reaches the built-in rules and the empty `text()` rule, so it
+outputs nothing. The output is also indented. We read only the findings, and
+producing, serialising and re-parsing the trace was about a quarter of the time
+of a validation (PEPPOL-EN16931-UBL has 13 patterns, so 13 idle walks).
+
+What is removed never decides a finding: an assert's test, its location and
+text, the rule order within a mode and every template stay as shipped. Each
+removal is guarded: an svrl:fired-rule only when it holds nothing but attributes
+and text, the active-pattern walks only when the stylesheet's unnamed mode has no
+template that could output something (only the skeleton's `/` and empty
+`text()` rules, no xsl:mode, no import or include that could add some).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+__all__ = ["trim_svrl_trace"]
+
+XSL = "http://www.w3.org/1999/XSL/Transform"
+SVRL = "http://purl.oclc.org/dsdl/svrl"
+
+
+def trim_svrl_trace(root: etree._Element) -> int:
+    """Remove the SVRL trace from the stylesheet `root` (in place); how many elements went."""
+    removed = 0
+    for fired in list(root.iter(f"{{{SVRL}}}fired-rule")):
+        if all(child.tag == f"{{{XSL}}}attribute" for child in fired.iterchildren(tag=etree.Element)):
+            fired.getparent().remove(fired)
+            removed += 1
+    if _unnamed_mode_is_silent(root):
+        for active in list(root.iter(f"{{{SVRL}}}active-pattern")):
+            if all(_is_attribute_or_default_walk(child) for child in active.iterchildren(tag=etree.Element)):
+                active.getparent().remove(active)
+                removed += 1
+    for output in root.iterchildren(f"{{{XSL}}}output"):
+        if output.get("indent") == "yes" and output.get("name") is None:
+            output.set("indent", "no")
+    return removed
+
+
+def _is_attribute_or_default_walk(el: etree._Element) -> bool:
+    if el.tag == f"{{{XSL}}}attribute":
+        return True
+    # <xsl:apply-templates/>: the children of the context, unnamed mode, no parameters
+    return el.tag == f"{{{XSL}}}apply-templates" and not el.attrib and len(el) == 0 and not (el.text or "").strip()
+
+
+def _unnamed_mode_is_silent(root: etree._Element) -> bool:
+    """True when the unnamed mode has only the skeleton's `/` rule and an empty `text()` rule."""
+    if root.tag != f"{{{XSL}}}stylesheet" and root.tag != f"{{{XSL}}}transform":
+        return False
+    if root.xpath("boolean(//@default-mode | //@xsl:default-mode)", namespaces={"xsl": XSL}):
+        return False  # XSLT 3.0: <xsl:apply-templates/> may then mean another mode
+    for el in root.iterchildren(tag=etree.Element):
+        if el.tag in (f"{{{XSL}}}import", f"{{{XSL}}}include", f"{{{XSL}}}use-package"):
+            return False
+        if el.tag == f"{{{XSL}}}mode" and el.get("name") in (None, "#unnamed", "#default"):
+            return False
+        if el.tag != f"{{{XSL}}}template" or el.get("match") is None:
+            continue
+        modes = (el.get("mode") or "#default").split()
+        if not {"#default", "#unnamed", "#all"} & set(modes):
+            continue
+        match = el.get("match").strip()
+        if match == "/":
+            continue  # applied only to the document node, which a child walk never selects
+        if match == "text()" and len(el) == 0 and not (el.text or "").strip():
+            continue
+        return False
+    return True
