@@ -205,7 +205,9 @@ def prepare(environ: Mapping[str, str]) -> Prepared:
     if not settings.web.secret_key:
         raise EntrypointError("PEPPOL_WEB_SECRET_KEY is not set (use PEPPOL_WEB_SECRET_KEY_FILE or the secret "
                               "file peppol_web_secret_key): sessions cannot be signed without it")
-    required = [("PEPPOL_PKI_AP_KEY", settings.pki.ap_key), ("PEPPOL_PKI_AP_CERT", settings.pki.ap_cert)]
+    required = [("PEPPOL_PKI_AP_KEY", settings.pki.ap_key)]
+    if not settings.pki.ap_key.lower().endswith((".p12", ".pfx")):  # a PKCS#12 file holds the certificate too
+        required.append(("PEPPOL_PKI_AP_CERT", settings.pki.ap_cert))
     if tls:
         required += [("PEPPOL_PKI_TLS_KEY", settings.pki.tls_key), ("PEPPOL_PKI_TLS_CERT", settings.pki.tls_cert)]
     if settings.pki.trust == "files":

@@ -105,6 +105,29 @@ def test_a_missing_secret_stops_the_start_naming_the_variable(entrypoint, secret
         entrypoint.prepare(env)
 
 
+def test_a_pkcs12_ap_key_needs_no_separate_certificate(entrypoint, secrets_tree: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    import certs
+    from accesspoint.config import load_settings
+    from accesspoint.node import Node
+
+    env = container_env(tmp_path, secrets_tree)
+    run_secrets = Path(env["PEPPOL_CONTAINER_SECRETS_DIR"])
+    key = certs.load_private_key(run_secrets / "ap.key.pem")
+    cert = certs.load_certificate(run_secrets / "ap.cert.pem")
+    (run_secrets / "ap.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(b"ap", key, cert, None, BestAvailableEncryption(b"pw")))
+    (run_secrets / "ap_p12_password").write_text("pw\n")
+    (run_secrets / "ap.key.pem").unlink()
+    (run_secrets / "ap.cert.pem").unlink()
+    env.update(PEPPOL_PKI_AP_KEY=str(run_secrets / "ap.p12"),
+               PEPPOL_PKI_AP_KEY_PASSWORD_FILE=str(run_secrets / "ap_p12_password"))
+    prepared = entrypoint.prepare(env)
+    node = Node(load_settings(prepared.directory, prepared.environ))
+    assert node.ap_keys.cert == cert
+
+
 def test_tls_mode_needs_the_tls_key_pair(entrypoint, secrets_tree: Path, tmp_path: Path) -> None:
     env = container_env(tmp_path, secrets_tree, PEPPOL_CONTAINER_TLS="on")
     with pytest.raises(entrypoint.EntrypointError, match="PEPPOL_PKI_TLS_KEY"):
