@@ -77,16 +77,25 @@ class As4HttpTransport:
     duplicate answer after a lost receipt); the durable, long backoff is the worker's.
     """
 
-    def __init__(self, client: httpx.AsyncClient, *, keys: certs.KeyPair, trust: certs.TrustStore,
+    def __init__(self, client: httpx.AsyncClient, *, keys: certs.KeyPair | Callable[[], certs.KeyPair],
+                 trust: certs.TrustStore,
                  revocation: certs.RevocationChecker | None, clock: Callable[[], datetime],
                  max_attempts: int = 2, backoff: float = 0.5) -> None:
         self.client = client
-        self.keys = keys
+        # A callable is read at the first send: a node without an AP key still delivers
+        # internally and by email, and says why when it must use AS4.
+        self._keys = keys
         self.trust = trust
         self.revocation = revocation
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff = backoff
+
+    @property
+    def keys(self) -> certs.KeyPair:
+        if callable(self._keys):
+            self._keys = self._keys()
+        return self._keys
 
     def _verify_signer(self, cert: x509.Certificate, at: datetime) -> str:
         return str(certs.verify_ap_certificate(cert, trust=self.trust, at=at, revocation=self.revocation))
@@ -102,8 +111,12 @@ class As4HttpTransport:
             self._verify_signer(receiver_cert, self.clock())
         except certs.CertError as exc:
             raise As4SendError("receiver-certificate", str(exc), permanent=True) from None
+        try:
+            keys = self.keys
+        except (OSError, certs.CertError) as exc:
+            raise As4SendError("no-ap-key", f"this node's AP key cannot be loaded: {exc}", permanent=False) from None
         message = as4.build_user_message(
-            request.sbd, key=self.keys.key, cert=self.keys.cert, receiver_cert=receiver_cert, at=self.clock(),
+            request.sbd, key=keys.key, cert=keys.cert, receiver_cert=receiver_cert, at=self.clock(),
             original_sender=str(request.sender), final_recipient=str(request.receiver),
             document_type_id=str(request.document_type_id), process_id=str(request.process_id),
             message_id=request.message_id,

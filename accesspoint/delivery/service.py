@@ -97,8 +97,8 @@ class DeliveryService:
         settings = node.settings
         as4 = None
         if http is not None:
-            as4 = As4HttpTransport(http, keys=node.ap_keys, trust=node.trust, revocation=node.revocation,
-                                   clock=node.now)
+            as4 = As4HttpTransport(http, keys=lambda: node.ap_keys, trust=node.trust,
+                                   revocation=node.revocation, clock=node.now)
         return cls(
             node.sessions, clock=node.now, seat_id=settings.node.seat_id,
             directory=SmpDirectory(resolver, clock=node.now) if resolver is not None else None,
