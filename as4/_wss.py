@@ -17,13 +17,13 @@ import binascii
 import functools
 import hashlib
 import hmac
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
@@ -71,8 +71,9 @@ class VerifiedSignature:
 
 
 def new_id(prefix: str) -> str:
-    # NCName: must not start with a digit, so always a letter prefix
-    return f"{prefix}-{uuid.uuid4()}"
+    # NCName: must not start with a digit, so always a letter prefix; 128 random bits, like a UUID4,
+    # without uuid.UUID's Python-level construction (a message needs a dozen of these)
+    return f"{prefix}-{os.urandom(16).hex()}"
 
 
 def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
@@ -91,11 +92,17 @@ def digest_blob(blob: Blob) -> bytes:
     return h.digest()
 
 
-def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._Element:
+def add_bst(security: etree._Element, cert: x509.Certificate, bst_id: str) -> etree._Element:
     bst = etree.SubElement(security, qname(WSSE, "BinarySecurityToken"), {
         "EncodingType": BASE64_BINARY, "ValueType": X509V3, WSU_ID: bst_id})
-    bst.text = base64.b64encode(cert_der).decode()
+    bst.text = _der_base64(cert)
     return bst
+
+
+@functools.lru_cache(maxsize=64)
+def _der_base64(cert: x509.Certificate) -> str:
+    """Our own and our peers' few certificates, serialised once (public_bytes costs ~0.1 ms a time)."""
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
 def str_reference(parent: etree._Element, bst_id: str) -> etree._Element:

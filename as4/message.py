@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
@@ -174,10 +173,10 @@ def build_user_message(
     content_key = os.urandom(16)
     recipient_bst, signer_bst = _wss.new_id("X509"), _wss.new_id("X509")
     ek_id, ed_id = _wss.new_id("EK"), _wss.new_id("ED")
-    _wss.add_bst(security, receiver_cert.public_bytes(serialization.Encoding.DER), recipient_bst)
+    _wss.add_bst(security, receiver_cert, recipient_bst)
     _xenc.add_encrypted_key(security, receiver_cert, content_key, recipient_bst, ek_id, [ed_id])
     _xenc.add_encrypted_data(security, ed_id, ek_id, content_id)
-    _wss.add_bst(security, cert.public_bytes(serialization.Encoding.DER), signer_bst)
+    _wss.add_bst(security, cert, signer_bst)
 
     envelope = _wss.reparse(envelope)
     header = envelope[0]

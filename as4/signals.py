@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
@@ -58,7 +57,7 @@ def _signed_signal(sm: SignalMessage, *, key: rsa.RSAPrivateKey, cert: x509.Cert
     body_id = _wss.new_id("body")
     body = etree.SubElement(envelope, qname(S12, "Body"), {WSU_ID: body_id}, nsmap={"wsu": WSU})
     bst = _wss.new_id("X509")
-    _wss.add_bst(security, cert.public_bytes(serialization.Encoding.DER), bst)
+    _wss.add_bst(security, cert, bst)
     envelope = _wss.reparse(envelope)
     header, body = envelope[0], envelope[1]
     security, messaging = header[0], header[1]
