@@ -23,6 +23,9 @@ SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader
 _H = f"{{{SBDH_NS}}}"
 #: up to this size the SBD is fully checked by `ubl.parse_sbd`; above it, streamed up to the end of the header
 _SMALL = 2 * 1024 * 1024
+#: above this size ubl gets the SBD with its business message emptied (see _without_business_content);
+#: below it, parsing twice costs more than the payload serialisation it saves
+_STUB_FROM = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,8 @@ def _read_with_ubl(data: bytes) -> SbdhInfo:
     import ubl
 
     try:
-        sbd = ubl.parse_sbd(_without_business_content(data) or data)
+        stub = _without_business_content(data) if len(data) > _STUB_FROM else None
+        sbd = ubl.parse_sbd(stub or data)
     except (ubl.UblError, ValueError) as exc:  # ValueError: ubl's identifier checks on odd values
         raise _err(f"the payload is not a valid Peppol SBD: {exc}") from None
     return SbdhInfo(str(sbd.sender), str(sbd.receiver), sbd.instance_identifier, str(sbd.document_type_id),
