@@ -38,7 +38,12 @@ def new_message_id(domain: str = "peppol-node") -> str:
     return f"{uuid.uuid4()}@{domain}"
 
 
-def gzip_blob(source: Blob, level: int = 6) -> Blob:
+#: zlib's fast deflate (levels 1-3, no lazy matching): half the CPU of the default level 6 on invoices,
+#: about 10% more compressed bytes on a real one (2.4 vs 2.2 KB for the 10 KB base example).
+DEFAULT_COMPRESSION_LEVEL = 3
+
+
+def gzip_blob(source: Blob, level: int = DEFAULT_COMPRESSION_LEVEL) -> Blob:
     """gzip in one streaming pass; the header's mtime is 0, so output depends only on input."""
     comp = zlib.compressobj(level, zlib.DEFLATED, 31)
     out = BlobWriter()
@@ -106,7 +111,7 @@ def build_user_message(
     to_party: str | None = None,
     message_id: str | None = None,
     conversation_id: str | None = None,
-    compression_level: int = 6,
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL,
 ) -> OutboundMessage:
     """Seal an SBD as a Peppol AS4 UserMessage signed by `key`/`cert`, encrypted for `receiver_cert`.
 
