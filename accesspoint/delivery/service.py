@@ -38,6 +38,19 @@ if TYPE_CHECKING:
 __all__ = ["DeliveryService", "ubl_validator"]
 
 
+def ubl_pdf(content: bytes) -> bytes | None:
+    """The PDF for the email fallback: the one the supplier embedded, else one rendered by ubl.
+
+    None for documents ubl's model does not hold (not an Invoice/CreditNote): the UBL
+    still goes out, without a PDF copy.
+    """
+    try:
+        doc = ubl.parse_document(content).document
+        return ubl.choose_pdf(doc, ubl.EmbeddedPdfPolicy.ONLY_WHEN_NONE).data
+    except ubl.UblError:
+        return None
+
+
 def ubl_validator(validator: ubl.Validator) -> Validator:
     """Submit-time and receive-time validation with ubl's validator: the ids of fatal findings.
 
@@ -67,7 +80,7 @@ class DeliveryService:
         mailer: Mailer | None = None,
         link_base_url: str = "",
         validator: Validator | None = None,
-        render_pdf: PdfRenderer | None = None,
+        render_pdf: PdfRenderer | None = ubl_pdf,
         policy: RetryPolicy = RetryPolicy(),
     ) -> None:
         self.sessions = sessions

@@ -114,6 +114,9 @@ def test_email_link_get_is_safe_post_marks_opened(database_url, node_dir, dns):
             asyncio.run(delivery_of(node).worker().drain())
             assert c.get(f"/api/v1/documents/{entry['id']}").json()["state"] == "sent"
             (mail,) = sink.messages
+            attached = {p.get_content_type(): p.get_payload(decode=True) for p in mail.walk() if p.get_filename()}
+            assert attached["application/pdf"].startswith(b"%PDF-")  # rendered by ubl from the invoice
+            assert b"LINK-1" in attached["application/xml"]
             body = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
             path = "/d/" + body.decode().split("https://node.example/d/")[1].split()[0]
             page = c.get(path)
