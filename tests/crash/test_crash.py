@@ -5,8 +5,9 @@
   answers with the stored receipt, one copy exists.
 - The receiving node is killed while the message is still arriving (before it
   could store): the sender re-sends, one copy exists.
-- A sending node's delivery process is killed mid-queue: after a restart every
-  queued document is delivered exactly once.
+- A sending node's delivery process is killed mid-queue (delivering over AS4 to
+  a real receiving node, and delivering internally): after a restart every
+  queued document is delivered exactly once, and the receiver holds one copy.
 - PostgreSQL crashes (immediate restart) under AS4 load: every message a
   receipt was given for is in the database, once.
 
@@ -45,7 +46,7 @@ from tests.crash.harness import (
     wait_until,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,65 @@ def test_sending_node_killed_mid_queue_delivers_every_document_once(tmp_path: Pa
     assert final["inbound"] == documents
     assert final["duplicate_inbound"] == 0
     assert final["delivered_twice"] == 0
+
+
+def test_sending_node_killed_mid_queue_over_as4_delivers_every_document_once(tmp_path: Path, pki,  # noqa: ANN001
+                                                                             receiver: ReceiverNode) -> None:
+    """The sender's outbox workers deliver over HTTPS AS4 to a real receiving node and are SIGKILLed mid-queue.
+
+    An entry the dead process had sent (and maybe stored at the receiver) but not yet marked delivered is
+    re-sent after restart with the same MessageId: the receiver answers with its stored receipt and
+    stores nothing new, so the receiver ends with exactly one message per document.
+    """
+    from accesspoint.db.tables.documents import OutboxEntry, OutboxEvent
+    from accesspoint.delivery import Outbox
+    from accesspoint.init import init_node
+    from tests.accesspoint.helpers import BUYER_HERE, SELLER, add_organisation, invoice, make_sessions
+
+    documents = 40
+    receiver.start()
+    (tmp_path / "sender-db").mkdir()
+    sender_db = Database(tmp_path / "sender-db")
+    try:
+        directory = init_node(tmp_path / "sender", pki_dir=pki[1], port=0, sml_local=False, seat_id="PXX000001")
+        engine, sessions = make_sessions(sender_db.url)
+        add_organisation(sessions, "Seller BV", SELLER, receive=False)
+        outbox = Outbox(sessions, clock=lambda: datetime.now(UTC))
+        for i in range(documents):
+            outbox.submit(invoice(f"AS4-{i:04d}", buyer=BUYER_HERE))
+        engine.dispose()
+        env = dict(os.environ, PYTHONPATH=str(REPO), PEPPOL_DATABASE_URL=sender_db.url,
+                   PEPPOL_REVOCATION_ENABLED="false", PEPPOL_SML_LOCAL="false")
+        argv = [sys.executable, "-m", "tests.crash.sender_node", str(directory), receiver.url,
+                str(receiver.directory / "keys/ap.cert.pem"), str(receiver.ca)]
+
+        def delivered() -> int:
+            return int(sender_db.scalar(sa.select(sa.func.count()).select_from(OutboxEntry)
+                                        .where(OutboxEntry.state == "delivered")) or 0)
+
+        proc = subprocess.Popen([*argv, "--name", "doomed"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=(tmp_path / "sender-1.log").open("w"))
+        try:
+            wait_until(lambda: delivered() >= documents // 4, 120, "a quarter delivered over AS4", interval=0.01)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert delivered() < documents, "the sender finished before it could be killed mid-queue"
+
+        for name, offset in (("restarted", 0), ("after-lease", 360)):  # restart; then again once leases ran out
+            result = subprocess.run([*argv, "--until-idle", "--name", name, "--clock-offset", str(offset)],
+                                    env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+            assert result.returncode == 0, result.stderr[-3000:]
+
+        assert delivered() == documents
+        twice = sender_db.scalar(sa.select(sa.func.count()).select_from(
+            sa.select(OutboxEvent.entry_id).where(OutboxEvent.to_state == "delivered")
+            .group_by(OutboxEvent.entry_id).having(sa.func.count() > 1).subquery()))
+        assert twice == 0
+        assert receiver.database.stored_total() == documents  # one AS4 message per document: MessageIds reused
+        assert receiver.database.inbound_documents() == documents
+    finally:
+        sender_db.close()
 
 
 @pytest.mark.skipif(not (shutil.which("runuser") or os.geteuid() != 0), reason="needs runuser to run PostgreSQL")

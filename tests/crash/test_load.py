@@ -7,7 +7,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def test_load_benchmark_short_mode_stores_exactly_what_it_acknowledges() -> None:

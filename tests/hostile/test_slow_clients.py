@@ -27,6 +27,8 @@ from tests.conftest import REPO, run_cli
 
 SLOW_CONNECTIONS = 100
 
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as s:
