@@ -8,39 +8,12 @@ valid reaches the deep parser paths that random bytes never get past.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import strategies as st
 
 import certs
-
-NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
-
-
-def make_sbd(instance: str = "inv-1", sender: str = "0088:1111111111111", receiver: str = "0088:2222222222222") -> bytes:
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader">
-  <StandardBusinessDocumentHeader>
-    <HeaderVersion>1.0</HeaderVersion>
-    <Sender><Identifier Authority="iso6523-actorid-upis">{sender}</Identifier></Sender>
-    <Receiver><Identifier Authority="iso6523-actorid-upis">{receiver}</Identifier></Receiver>
-    <DocumentIdentification>
-      <Standard>urn:oasis:names:specification:ubl:schema:xsd:Invoice-2</Standard>
-      <TypeVersion>2.1</TypeVersion>
-      <InstanceIdentifier>{instance}</InstanceIdentifier>
-      <Type>Invoice</Type>
-      <CreationDateAndTime>2026-11-01T10:00:00Z</CreationDateAndTime>
-    </DocumentIdentification>
-    <BusinessScope>
-      <Scope><Type>DOCUMENTID</Type><InstanceIdentifier>urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1</InstanceIdentifier><Identifier>busdox-docid-qns</Identifier></Scope>
-      <Scope><Type>PROCESSID</Type><InstanceIdentifier>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</InstanceIdentifier><Identifier>cenbii-procid-ubl</Identifier></Scope>
-      <Scope><Type>COUNTRY_C1</Type><InstanceIdentifier>BE</InstanceIdentifier></Scope>
-    </BusinessScope>
-  </StandardBusinessDocumentHeader>
-  <Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>{instance}</ID></Invoice>
-</StandardBusinessDocument>
-""".encode()
+from tests.as4.conftest import make_sbd  # noqa: F401  (one SBD sample for both suites)
 
 
 @dataclass
