@@ -4,7 +4,6 @@ whose store is the node's database; failure paths; duplicates; MLS back to the s
 from __future__ import annotations
 
 import asyncio
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
