@@ -171,7 +171,7 @@ def reparse(root: etree._Element) -> etree._Element:
 
 # -- verification -----------------------------------------------------------------------------
 def _prefixes(parent: etree._Element) -> tuple[str, ...] | None:
-    inc = parent.find("ec:InclusiveNamespaces", NS)
+    inc = parent.find(f"{{{EC}}}InclusiveNamespaces")
     if inc is None:
         return None
     return tuple(p for p in (inc.get("PrefixList") or "").split() if p)
@@ -275,23 +275,23 @@ def verify(
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
-    sigs = security.findall("ds:Signature", NS)
+    sigs = security.findall(f"{{{DS}}}Signature")
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
     if len(sigs) > 1:
         raise FailedAuthentication("more than one ds:Signature in the security header")
     sig = sigs[0]
-    si = sig.find("ds:SignedInfo", NS)
+    si = sig.find(f"{{{DS}}}SignedInfo")
     if si is None:
         raise FailedAuthentication("ds:SignedInfo is missing")
-    cm = si.find("ds:CanonicalizationMethod", NS)
+    cm = si.find(f"{{{DS}}}CanonicalizationMethod")
     if cm is None or cm.get("Algorithm") != C14N_EXC:
         raise FailedAuthentication("SignedInfo canonicalization is not exclusive c14n")
-    sm = si.find("ds:SignatureMethod", NS)
+    sm = si.find(f"{{{DS}}}SignatureMethod")
     if sm is None or sm.get("Algorithm") != RSA_SHA256:
         raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
                                    "is not RSA-SHA256")
-    str_ref = sig.find("ds:KeyInfo/wsse:SecurityTokenReference/wsse:Reference", NS)
+    str_ref = sig.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
     root = security.getroottree().getroot()
@@ -299,20 +299,20 @@ def verify(
     chain = token_certificates(security, str_ref.get("URI"), index)
     cert = chain[0]
     verified: list[VerifiedReference] = []
-    refs = si.findall("ds:Reference", NS)
+    refs = si.findall(f"{{{DS}}}Reference")
     if not refs:
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        dm = ref.find("ds:DigestMethod", NS)
+        dm = ref.find(f"{{{DS}}}DigestMethod")
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:
-            expected = base64.b64decode("".join((text_of(ref.find("ds:DigestValue", NS)) or "").split()),
+            expected = base64.b64decode("".join((text_of(ref.find(f"{{{DS}}}DigestValue")) or "").split()),
                                         validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = ref.findall("ds:Transforms/ds:Transform", NS)
+        transforms = ref.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):
@@ -339,7 +339,7 @@ def verify(
         else:
             raise FailedAuthentication(f"unsupported reference URI {uri[:80]!r}")
     try:
-        value = base64.b64decode("".join((text_of(sig.find("ds:SignatureValue", NS)) or "").split()),
+        value = base64.b64decode("".join((text_of(sig.find(f"{{{DS}}}SignatureValue")) or "").split()),
                                  validate=True)
     except (binascii.Error, ValueError):
         raise FailedAuthentication("SignatureValue is not base64") from None

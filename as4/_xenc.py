@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lxml import etree
 
 from as4._wss import str_reference, token_certificates
-from as4._xml import DS, NS, WSSE, WSSE11, XENC, XENC11, qname, text_of
+from as4._xml import DS, WSSE, WSSE11, XENC, XENC11, qname, text_of
 from as4.blob import CHUNK, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 
@@ -140,7 +140,7 @@ class EncryptedKeyInfo:
 def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
     """How the EncryptedKey names its key (Peppol requires a BST direct reference)."""
     security = ek.getparent()
-    ref = ek.find("ds:KeyInfo/wsse:SecurityTokenReference/wsse:Reference", NS)
+    ref = ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
     cert: x509.Certificate | None = None
     kind = "other"
     if ref is not None and security is not None:
@@ -149,33 +149,33 @@ def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
             cert = token_certificates(security, ref.get("URI"))[0]
         except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
-    elif ek.find("ds:KeyInfo/wsse:SecurityTokenReference/ds:X509Data/ds:X509IssuerSerial", NS) is not None:
+    elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{DS}}}X509Data/{{{DS}}}X509IssuerSerial") is not None:
         kind = "issuer-serial"
-    elif ek.find("ds:KeyInfo/wsse:SecurityTokenReference/wsse:KeyIdentifier", NS) is not None:
+    elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}KeyIdentifier") is not None:
         kind = "ski"
-    ids = tuple((d.get("URI") or "").lstrip("#") for d in ek.iterfind("xenc:ReferenceList/xenc:DataReference", NS))
+    ids = tuple((d.get("URI") or "").lstrip("#") for d in ek.iterfind(f"{{{XENC}}}ReferenceList/{{{XENC}}}DataReference"))
     return EncryptedKeyInfo(ek, kind, cert, ids)
 
 
 def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
     """The content key from an xenc:EncryptedKey (RSA-OAEP, xmlenc11 or legacy mgf1p)."""
-    em = ek.find("xenc:EncryptionMethod", NS)
+    em = ek.find(f"{{{XENC}}}EncryptionMethod")
     alg = em.get("Algorithm") if em is not None else None
     if alg not in (RSA_OAEP_11, RSA_OAEP_MGF1P):
         raise PolicyNoncompliance(f"key transport algorithm {alg!r} is not RSA-OAEP")
-    dm = em.find("ds:DigestMethod", NS)
+    dm = em.find(f"{{{DS}}}DigestMethod")
     digest = _HASHES.get(dm.get("Algorithm") if dm is not None else SHA1)
     if digest is None:
         raise PolicyNoncompliance("unsupported OAEP digest")
     if alg == RSA_OAEP_11:
-        mgf_el = em.find("xenc11:MGF", NS)
+        mgf_el = em.find(f"{{{XENC11}}}MGF")
         mgf = _MGFS.get(mgf_el.get("Algorithm") if mgf_el is not None else MGF1_SHA1)
         if mgf is None:
             raise PolicyNoncompliance("unsupported OAEP mask generation function")
     else:
         mgf = hashes.SHA1
     try:
-        value = base64.b64decode("".join((text_of(ek.find("xenc:CipherData/xenc:CipherValue", NS)) or "").split()),
+        value = base64.b64decode("".join((text_of(ek.find(f"{{{XENC}}}CipherData/{{{XENC}}}CipherValue")) or "").split()),
                                  validate=True)
     except (binascii.Error, ValueError):
         raise FailedDecryption("EncryptedKey CipherValue is not base64") from None
@@ -187,9 +187,9 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
 
 def encrypted_parts(security: etree._Element) -> list[EncryptedPart]:
     out = []
-    for ed in security.iterfind("xenc:EncryptedData", NS):
-        em = ed.find("xenc:EncryptionMethod", NS)
-        cr = ed.find("xenc:CipherData/xenc:CipherReference", NS)
+    for ed in security.iterfind(f"{{{XENC}}}EncryptedData"):
+        em = ed.find(f"{{{XENC}}}EncryptionMethod")
+        cr = ed.find(f"{{{XENC}}}CipherData/{{{XENC}}}CipherReference")
         if cr is None or not (cr.get("URI") or "").startswith("cid:"):
             raise PolicyNoncompliance("EncryptedData does not reference an attachment")
         from as4.mime import normalize_cid

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from as4 import _wss, _xenc, peppol
-from as4._xml import EB, NS, S11, S12, WSSE, WSU, WSU_ID, parse_xml, qname
+from as4._xml import EB, S11, S12, WSSE, WSU, WSU_ID, parse_xml, qname
 from as4.blob import Blob, BlobWriter
 from as4.ebms import NrReference, Party, PartInfo, Property, SignalMessage, UserMessage, build_messaging, parse_messaging
 from as4.errors import As4Error, EbmsError, InvalidHeader, MimeInconsistency
@@ -303,7 +303,7 @@ def parse_message(content_type: str, body: bytes | Iterable[bytes], *,
     try:
         message = parse_messaging(messaging)
     except As4Error as exc:
-        mid = messaging.find(".//eb:MessageInfo/eb:MessageId", NS)
+        mid = messaging.find(f".//{{{EB}}}MessageInfo/{{{EB}}}MessageId")
         raise exc.with_ref((mid.text or "").strip() if mid is not None and mid.text else None) from None
     if isinstance(message, UserMessage):
         for part in message.parts:
