@@ -22,7 +22,7 @@ from accesspoint.delivery import State
 from accesspoint.delivery.service import DeliveryService
 from accesspoint.node import Node
 from accesspoint.web.app import create_app
-from tests.accesspoint.helpers import BUYER_REMOTE, SELLER, add_organisation, invoice
+from tests.accesspoint.helpers import BUYER_NOWHERE, BUYER_REMOTE, SELLER, add_organisation, invoice, start_smtp
 
 
 def _free_base_port() -> int:
@@ -75,8 +75,10 @@ def test_invoice_from_node_a_reaches_node_b_over_sml_smp_and_as4(tmp_path):
     from accesspoint.init import init_node
 
     pki = tmp_path / "pki"
-    port_a, port_b = _free_base_port(), None
-    dir_a = init_node(tmp_path / "a", seat_id="PBE000001", port=port_a, pki_dir=pki, sml_local=True)
+    controller, sink = start_smtp()
+    port_a = _free_base_port()
+    dir_a = init_node(tmp_path / "a", seat_id="PBE000001", port=port_a, pki_dir=pki, sml_local=True,
+                      smtp_port=controller.port)
     port_b = _free_base_port()
     dir_b = init_node(tmp_path / "b", seat_id="PBE000002", port=port_b, pki_dir=pki, sml_local=False,
                       dns=f"127.0.0.1:{port_a + 2}", management_url=f"https://127.0.0.1:{port_a + 1}")
@@ -112,6 +114,12 @@ def test_invoice_from_node_a_reaches_node_b_over_sml_smp_and_as4(tmp_path):
             entry = service.outbox.get(sub.entry.id)
             assert entry.state is State.DELIVERED, entry.as_json()
             assert entry.endpoint == f"https://127.0.0.1:{port_b}/as4"
+            # A buyer on neither node nor Peppol: NXDOMAIN at the SML, so the email fallback.
+            mailed = service.outbox.submit(invoice("E2E-2", buyer=BUYER_NOWHERE), email="ap@buyer.example")
+            await service.worker().drain()
+            entry = service.outbox.get(mailed.entry.id)
+            assert entry.state is State.SENT and entry.channel == "email", entry.as_json()
+            assert [m["To"] for m in sink.messages] == ["ap@buyer.example"]
             await service.aclose()
 
         asyncio.run(scenario())
@@ -123,3 +131,4 @@ def test_invoice_from_node_a_reaches_node_b_over_sml_smp_and_as4(tmp_path):
             srv.stop()
         for node in (node_a, node_b):
             node.engine.dispose()
+        controller.stop()
