@@ -28,3 +28,14 @@ def test_two_processes_deliver_1000_documents_exactly_once(tmp_path):
     assert result["delivered_twice"] == 0
     # both processes took part: the row locks shared the work rather than serialising it
     assert len(result["per_process"]) == 2, result["per_process"]
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_sqlite_file_deliver_each_document_once(tmp_path):
+    """SQLite's single writer makes the claim UPDATE atomic: the same guarantee without row locks."""
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    seed(url, 200)
+    run_processes(node_dir(url, tmp_path / "node"), processes=2, workers=2)
+    result = audit(url)
+    assert (result["entries"], result["delivered"], result["inbound"]) == (200, 200, 200)
+    assert result["duplicate_inbound"] == 0 and result["delivered_twice"] == 0
