@@ -87,9 +87,9 @@ def our_exchange_rate(payload: bytes, seconds: float) -> float:
     sbdh = as4.read_sbdh(as4.Blob.from_bytes(payload))
     ids = {"original_sender": sbdh.sender, "final_recipient": sbdh.receiver,
            "document_type_id": sbdh.document_type_id, "process_id": sbdh.process_id}
-    now = datetime.now(UTC)
-    count, start = 0, time.perf_counter()
-    while True:
+
+    def exchange() -> None:
+        now = datetime.now(UTC)  # the clock moves, as on a real node (caches keyed on time must cope)
         out = as4.build_user_message(payload, key=sender.key, cert=sender.cert, receiver_cert=receiver_ap.cert,
                                      at=now, **ids)
         handled = receiver.handle(out.content_type, out.body, at=now)
@@ -97,6 +97,12 @@ def our_exchange_rate(payload: bytes, seconds: float) -> float:
             raise RuntimeError(f"exchange failed: {handled.error}")
         as4.verify_receipt(handled.response.content_type, handled.response.body, sent=out,
                            receiver_cert=receiver_ap.cert, at=now)
+
+    for _ in range(2):  # warm-up, as the as4 package's driver does (--warmup 2): imports, first-use caches
+        exchange()
+    count, start = 0, time.perf_counter()
+    while True:
+        exchange()
         count += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
