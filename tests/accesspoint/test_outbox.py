@@ -228,3 +228,32 @@ def test_a_dead_workers_lease_runs_out_and_its_late_result_is_refused(node):
     with sessions() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Document).where(Document.direction == "in")) == 1
     assert [e.to_state for e in outbox.get(sub.entry.id).events].count("delivered") == 1
+
+
+@pytest.mark.db
+def test_running_workers_pick_up_a_submit_at_once_and_stop_cleanly(database_url):
+    from accesspoint.delivery.service import DeliveryService
+
+    engine, sessions = make_sessions(database_url)
+    add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    add_organisation(sessions, "Buyer NV", BUYER_HERE)
+    from datetime import UTC, datetime
+
+    service = DeliveryService(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000001")
+
+    async def scenario() -> State:
+        async with service.running(workers=2, poll_interval=30):  # a long poll: only wake() can be quick
+            await asyncio.sleep(0.2)
+            sub = await asyncio.to_thread(service.outbox.submit, invoice("RUN-1"))
+            service.wake()
+            for _ in range(100):
+                state = (await asyncio.to_thread(service.outbox.get, sub.entry.id)).state
+                if state is State.DELIVERED:
+                    return state
+                await asyncio.sleep(0.05)
+            return state
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 20)) is State.DELIVERED
+    finally:
+        engine.dispose()
