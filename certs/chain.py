@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.errors import CertificateRejected, RejectReason
+from certs.keys import materialise
 from dataclasses import dataclass
 
 from certs.revocation import RevocationChecker, RevocationResult
@@ -140,6 +141,10 @@ def verify_certificate_details(
     """
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
+    try:
+        materialise(cert)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateRejected(RejectReason.MALFORMED, f"the certificate cannot be parsed: {exc}") from None
     what = {Role.ACCESS_POINT: "access point certificate", Role.SMP: "SMP certificate"}[role]
 
     issuer = next((ca for ca in trust.issuing_cas(role) if _issued_by(cert, ca)), None)

@@ -24,6 +24,7 @@ class CertificateLoadError(CertError):
 
 
 class RejectReason(enum.Enum):
+    MALFORMED = "malformed certificate"
     EXPIRED = "expired"
     NOT_YET_VALID = "not yet valid"
     UNTRUSTED = "not issued by a trusted CA"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -26,6 +27,7 @@ __all__ = [
     "load_key_pair",
     "certificate_pem",
     "private_key_pem",
+    "materialise",
 ]
 
 PrivateKey = rsa.RSAPrivateKey
@@ -50,6 +52,22 @@ def _read(source: str | Path | bytes) -> tuple[bytes, str]:
         raise CertificateLoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+def materialise(cert: x509.Certificate) -> None:
+    """Parse every part of `cert` we later read, now.
+
+    cryptography parses names, extensions and the key lazily, on first use, so a
+    malformed certificate from outside (a BinarySecurityToken, an SMP answer)
+    would otherwise raise ValueError or TypeError deep inside a check. Raises
+    ValueError or TypeError (callers turn them into their own error).
+    """
+    cert.subject.rfc4514_string()
+    cert.issuer.rfc4514_string()
+    for _ in cert.extensions:
+        pass
+    cert.public_key()
+    cert.not_valid_before_utc, cert.not_valid_after_utc  # noqa: B018 - parsed on access
+
+
 def load_certificates(source: str | Path | bytes) -> list[x509.Certificate]:
     """All certificates in a PEM bundle, or the one in a DER file."""
     data, name = _read(source)
@@ -58,7 +76,9 @@ def load_certificates(source: str | Path | bytes) -> list[x509.Certificate]:
             certs = x509.load_pem_x509_certificates(data)
         else:
             certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+        for cert in certs:
+            materialise(cert)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise CertificateLoadError(f"{name} holds no readable certificate: {exc}") from exc
     return certs
 
@@ -81,7 +101,7 @@ def load_private_key(source: str | Path | bytes, password: str | bytes | None = 
             key = serialization.load_pem_private_key(data, pw)
         else:
             key = serialization.load_der_private_key(data, pw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise CertificateLoadError(f"{name} holds no readable private key (wrong password?): {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CertificateLoadError(f"{name}: Peppol needs an RSA key, found {type(key).__name__}")
@@ -94,7 +114,7 @@ def load_pkcs12(source: str | Path | bytes, password: str | bytes | None) -> Key
     pw = password.encode() if isinstance(password, str) else password
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise CertificateLoadError(f"{name} is not a readable PKCS#12 file (wrong password?): {exc}") from exc
     if key is None or cert is None:
         raise CertificateLoadError(f"{name} does not hold both a private key and its certificate")
