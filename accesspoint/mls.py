@@ -30,6 +30,7 @@ __all__ = [
     "build_mls",
     "parse_mls",
     "spid_for_seat",
+    "spis_participant",
     "MLS_DOCUMENT_TYPE",
     "MLS_PROCESS",
     "MLS_CUSTOMIZATION_ID",
@@ -114,6 +115,12 @@ def spid_for_seat(seat_id: str) -> str:
     if not m:
         raise ValueError(f"{seat_id!r} is not a Peppol seat id")
     return m.group(1)
+
+
+def spis_participant(seat_id: str) -> ubl.ParticipantId:
+    """The participant an access point receives MLS at (`0242:<SPID>`): each node registers it in
+    its SMP for `MLS_DOCUMENT_TYPE` / `MLS_PROCESS` (Peppol Network Policy; protocol.md §3)."""
+    return ubl.ParticipantId.parse(f"0242:{spid_for_seat(seat_id)}")
 
 
 def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:

@@ -99,7 +99,7 @@ class DeliveryService:
         #: MLS_TYPE we ask receivers for; None = the envelope default, FAILURE_ONLY (SBDH 2.0.2).
         self.mls_type: ubl.MlsType | None = None
         try:
-            self.mls_to: ubl.ParticipantId | None = ubl.ParticipantId.parse(f"0242:{mls.spid_for_seat(seat_id)}")
+            self.mls_to: ubl.ParticipantId | None = mls.spis_participant(seat_id)
         except (ValueError, ubl.UblError):
             self.mls_to = None
 

@@ -40,6 +40,7 @@ def test_negative_status_without_reason_is_refused_and_positive_with_lines_too()
     with pytest.raises(mls.MlsError):
         mls.MessageLevelStatus("1", at, "POP000001", "000002", mls.ResponseCode.ACCEPTED, "x")
     assert mls.spid_for_seat("POP000306") == "000306"
+    assert str(mls.spis_participant("POP000306")) == "iso6523-actorid-upis::0242:000306"
 
 
 @pytest.mark.parametrize("data", [b"", b"<x/>", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e 'e'>]><x>&e;</x>"])
