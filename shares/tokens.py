@@ -24,9 +24,12 @@ def mint_token() -> tuple[str, str]:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    # Any string a client sends must hash (to something that matches no row), so a
+    # token with a lone surrogate is just an unknown token, not a crash (SEC-6: one
+    # uniform answer for every bad link).
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def tokens_equal(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets."""
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

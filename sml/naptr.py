@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .errors import NoMatchingSmpService
 
@@ -113,6 +114,12 @@ def apply_regexp(regexp: str, subject: str) -> str:
     return "".join(out)
 
 
+def _is_absolute_http_url(url: str) -> bool:
+    """A U-NAPTR for Meta:SMP must yield the SMP's absolute base URI (RFC 4848 §3; PFUOI 4.4)."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
+
+
 def select_smp_url(records: Iterable[NaptrRecord], name: str) -> str:
     """The SMP base URL from the NAPTR records found at `name`.
 
@@ -134,8 +141,8 @@ def select_smp_url(records: Iterable[NaptrRecord], name: str) -> str:
         except ValueError as exc:
             problems.append(str(exc))
             continue
-        if url:
+        if _is_absolute_http_url(url):
             return url
-        problems.append("regexp gave an empty URL")
+        problems.append(f"regexp gave {url!r}, not an absolute http(s) URL" if url else "regexp gave an empty URL")
     detail = "; ".join(problems) if problems else "no record with flag U and service Meta:SMP"
     raise NoMatchingSmpService(f"{name}: {detail}", name=subject)

@@ -145,7 +145,9 @@ def check_signature(data: bytes | etree._Element, *, at: datetime, allow_sha1: b
         raise SmpSignatureError(problem, f"SMP signature rejected: {text}") from None
     except SignXMLException as exc:
         raise SmpSignatureError(SignatureProblem.INVALID, f"SMP signature does not verify: {exc or type(exc).__name__}") from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, etree.LxmlError) as exc:
+        # lxml's C14NError (e.g. a relative namespace URI) and DocumentInvalid (signxml's
+        # schema check of ds:Signature) are a malformed answer too, not our crash.
         raise SmpSignatureError(SignatureProblem.MALFORMED, f"SMP signature is malformed: {exc}") from None
     signed = result.signed_xml
     if signed is None or signed.tag != root.tag:

@@ -288,14 +288,9 @@ def test_a_mutated_smp_answer_verifies_only_as_the_original(pki: Pki, smp_answer
         verified = smp.verify_service_metadata(blob, trust=pki.trust, at=NOW)
     except smp.SmpError:
         return
-    except (etree.C14NError, etree.DocumentInvalid):  # known escapes, pinned by the two strict xfails below
-        return
     assert verified == original
 
 
-@pytest.mark.xfail(strict=True, reason="smp.verify_service_metadata lets lxml's DocumentInvalid (signxml's "
-                                       "schema check of ds:Signature) escape (found by the fuzz test above; "
-                                       "reported to the smp owner)")
 def test_text_inside_ds_transforms_is_an_smp_error(pki: Pki, smp_answer: tuple[bytes, bytes]) -> None:
     signed, _ = smp_answer
     blob = signed.replace(b"<Transforms>", b"<Transforms>text", 1)
@@ -304,8 +299,6 @@ def test_text_inside_ds_transforms_is_an_smp_error(pki: Pki, smp_answer: tuple[b
         smp.verify_service_metadata(blob, trust=pki.trust, at=NOW)
 
 
-@pytest.mark.xfail(strict=True, reason="smp.verify_service_metadata lets lxml's C14NError escape for a relative "
-                                       "namespace URI (found by the fuzz test above; reported to the smp owner)")
 def test_relative_namespace_uri_in_an_smp_answer_is_an_smp_error(pki: Pki, smp_answer: tuple[bytes, bytes]) -> None:
     signed, _ = smp_answer
     blob = signed.replace(b'"http://busdox.org/transport/identifiers/1.0/"', b'"relative//busdox.org/"', 1)
@@ -416,9 +409,6 @@ def test_hostile_dns_answers_give_only_sml_errors(hostile_dns: HostileDns, data:
     assert isinstance(url, str)
 
 
-@pytest.mark.xfail(strict=True, reason="sml.lookup_smp_url returns whatever a NAPTR regexp yields ('0' here) as the "
-                                       "SMP URL instead of NoMatchingSmpService (found by the fuzz test above; "
-                                       "reported to the sml owner)")
 def test_a_naptr_regexp_yielding_no_url_is_no_matching_smp_service(hostile_dns: HostileDns) -> None:
     hostile_dns.respond = lambda wire: _naptr_answer(wire, [(0, 0, "U", "Meta:SMP", "!.*!0!", ".")])
     with pytest.raises(sml.SmlError):
@@ -435,9 +425,6 @@ def test_the_hostile_name_server_is_really_asked(hostile_dns: HostileDns) -> Non
 
 # --- tokens ----------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="shares.hash_token/tokens_equal raise UnicodeEncodeError on a lone surrogate, which JSON "
-                          "can carry (reported; see tests/hostile/test_web_auth.py for the 500 it causes)")
 def test_token_helpers_take_a_lone_surrogate() -> None:
     import shares
 
