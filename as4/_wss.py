@@ -77,8 +77,13 @@ def new_id(prefix: str) -> str:
 
 
 def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
-    return etree.tostring(el, method="c14n", exclusive=True, with_comments=False,
-                          inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None)
+    """Exclusive c14n; a tree libxml2 cannot canonicalise (e.g. a relative namespace URI) cannot have been
+    signed by anyone, so it is EBMS:0101, never an lxml exception escaping the receiver."""
+    try:
+        return etree.tostring(el, method="c14n", exclusive=True, with_comments=False,
+                              inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None)
+    except etree.C14NError as exc:
+        raise FailedAuthentication(f"signed XML cannot be canonicalised (exclusive c14n): {exc}") from None
 
 
 def digest_element(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:

@@ -120,6 +120,15 @@ def test_signature_wrapping_is_0101(aps, now):
     assert code_of(aps, now, *repack(etree.tostring(root), att.content_id, att.body.read())) == "EBMS:0101"
 
 
+@pytest.mark.parametrize("where", [b"<ds:SignedInfo", b"<eb:Messaging"])
+def test_uncanonicalisable_signed_xml_is_0101(aps, now, where):
+    """A relative namespace URI makes libxml2's c14n fail: an ebMS error, not an lxml exception (found by fuzzing)."""
+    out, soap, att = sealed(aps, now)
+    i = soap.index(where)
+    soap = soap[:i] + where + b' xmlns:rel="relative/uri" rel:x="1"' + soap[i + len(where):]
+    assert code_of(aps, now, *repack(soap, att.content_id, att.body.read())) == "EBMS:0101"
+
+
 def test_duplicate_ids_are_0101(aps, now):
     out, soap, att = sealed(aps, now)
     root = etree.fromstring(soap)
