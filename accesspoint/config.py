@@ -30,6 +30,8 @@ __all__ = [
     "SmpSettings",
     "SmtpSettings",
     "WebSettings",
+    "DeliverySettings",
+    "ValidationSettings",
     "CONFIG_FILE",
     "DEFAULT_SEAT",
     "load_settings",
@@ -139,6 +141,26 @@ class WebSettings:
     api_token: str = field(default="", repr=False)
 
 
+@dataclass(frozen=True)
+class DeliverySettings:
+    #: Delivery workers per `serve` process (several processes may share one PostgreSQL).
+    workers: int = 2
+    poll_interval: float = 1.0
+    max_attempts: int = 8
+    first_retry_seconds: float = 10.0
+    #: MLS_TYPE we ask receivers for: "" (envelope default, failure only) or "ALWAYS_SEND".
+    mls_type: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    #: Compiled official rules (layout of phive-rules' xslt folder) and the UBL 2.1 XSD
+    #: folder (maindoc/ + common/). Empty = what `peppol-node rules install` installed,
+    #: else validation is reported as skipped (documents are still sent).
+    rules_dir: str = ""
+    xsd_dir: str = ""
+
+
 _SECTIONS: dict[str, type] = {
     "node": NodeSettings,
     "database": DatabaseSettings,
@@ -149,6 +171,8 @@ _SECTIONS: dict[str, type] = {
     "smp": SmpSettings,
     "smtp": SmtpSettings,
     "web": WebSettings,
+    "delivery": DeliverySettings,
+    "validation": ValidationSettings,
 }
 
 
@@ -164,6 +188,8 @@ class Settings:
     smp: SmpSettings = SmpSettings()
     smtp: SmtpSettings = SmtpSettings()
     web: WebSettings = WebSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    validation: ValidationSettings = ValidationSettings()
 
     def path(self, relative: str) -> Path:
         """A path from the config, resolved against the node directory."""
@@ -224,6 +250,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
 
 _CHOICES = {
     "node.mode": {"test", "production"},
+    "delivery.mls_type": {"", "ALWAYS_SEND", "FAILURE_ONLY"},
     "pki.trust": {"local", "test", "production", "files"},
 }
 
@@ -264,6 +291,8 @@ def load_settings(directory: str | Path, environ: Mapping[str, str] | None = Non
                     f"config key {dotted}: {values[key]!r} is not one of {', '.join(sorted(_CHOICES[dotted]))}"
                 )
         sections[name] = cls(**values)
+    if sections["delivery"].workers < 0 or sections["delivery"].poll_interval <= 0:
+        raise ConfigError("config keys delivery.workers / delivery.poll_interval must be >= 0 / > 0")
     ttl = sections["web"].invite_ttl_days
     if not 1 <= ttl <= 30:  # product.md SEC-3: configurable 1-30 days
         raise ConfigError(f"config key web.invite_ttl_days: {ttl} is outside 1..30 days")

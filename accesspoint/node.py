@@ -23,6 +23,7 @@ from accesspoint.config import Settings, load_settings
 from accesspoint.mail import Mailer, SmtpMailer
 
 if TYPE_CHECKING:
+    from accesspoint.delivery.service import DeliveryService
     from accesspoint.discovery import Discovery
 
 __all__ = ["Node"]
@@ -121,6 +122,78 @@ class Node:
 
         return Discovery(self)
 
+    @cached_property
+    def validator(self) -> Any:
+        """The official UBL validation (XSD + BIS rules) if rules are configured or installed, else None."""
+        import ubl
+
+        v = self.settings.validation
+        rules = self.settings.path(v.rules_dir) if v.rules_dir else None
+        xsd = self.settings.path(v.xsd_dir) if v.xsd_dir else None
+        if rules is None and xsd is None:
+            return None
+        return ubl.Validator(rules_dir=rules, xsd_dir=xsd)
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        """Outbox, inbox and workers: AS4 + SML/SMP lookups over one httpx client, email fallback."""
+        from datetime import timedelta
+
+        import ubl
+        from accesspoint.delivery.service import DeliveryService, ubl_validator
+        from accesspoint.delivery.worker import RetryPolicy
+
+        d = self.settings.delivery
+        policy = RetryPolicy(max_attempts=d.max_attempts, first_delay=timedelta(seconds=d.first_retry_seconds))
+        validator = ubl_validator(self.validator) if self.validator is not None else None
+        service = DeliveryService.for_node(self, policy=policy, validator=validator)
+        if d.mls_type:
+            service.mls_type = ubl.MlsType[d.mls_type]
+        return service
+
+    @property
+    def outbox(self) -> Any:
+        return self.delivery.outbox
+
+    @contextlib.asynccontextmanager
+    async def _delivery_workers(self) -> AsyncIterator[None]:
+        d = self.settings.delivery
+        async with self.delivery.running(workers=d.workers, poll_interval=d.poll_interval):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _sharing_scheduler(self, interval: float = 300.0) -> AsyncIterator[None]:
+        """Invite reminders (day 3 and 10), expiry and session clean-up, every few minutes."""
+        import asyncio
+
+        from accesspoint.sharing.context import services_for
+        from accesspoint.sharing.scheduler import run_due
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(run_due, services_for(self), self.now())
+                except Exception:  # noqa: BLE001 - composition root: log, keep the node up, try again
+                    log.exception("sharing scheduler pass failed")
+                await asyncio.sleep(interval)
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @contextlib.asynccontextmanager
+    async def _warm_validator(self) -> AsyncIterator[None]:
+        """Compile the official rules before the first document arrives (about a second)."""
+        import asyncio
+
+        if self.validator is not None:
+            await asyncio.to_thread(self.validator.warm_up)
+        yield
+
     @contextlib.asynccontextmanager
     async def _smp_registration(self) -> AsyncIterator[None]:
         """Register our SMP at the SML once it answers; a node whose SML is down still starts."""
@@ -138,6 +211,10 @@ class Node:
         if self.settings.sml.local:
             services.append(self.discovery.local_sml())
         services.append(self._smp_registration())
+        services.append(self._warm_validator())
+        if self.settings.delivery.workers:
+            services.append(self._delivery_workers())
+        services.append(self._sharing_scheduler())
         return services
 
     @contextlib.asynccontextmanager

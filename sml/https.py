@@ -123,6 +123,9 @@ class HttpsServer:
             else ssl.CERT_NONE,
             lifespan="off",
             log_level="warning",
+            # An idle TLS keep-alive client that never answers close_notify must not hold
+            # the embedding program's shutdown open.
+            timeout_graceful_shutdown=2,
             access_log=False,
         )
         self._server = _EmbeddedServer(config)

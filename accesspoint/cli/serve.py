@@ -47,7 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         }
     config = uvicorn.Config(
         create_app(node), host=host, port=port, log_config=None, access_log=False,
-        timeout_keep_alive=30, limit_concurrency=1000, **tls,
+        timeout_keep_alive=30, limit_concurrency=1000,
+        # On SIGTERM, finish what is in flight but do not wait forever for idle keep-alive
+        # connections: stored messages are durable, a cut-off sender retries.
+        timeout_graceful_shutdown=10, **tls,
     )
     server = uvicorn.Server(config)
     server.run()
