@@ -1,4 +1,4 @@
-"""Trimming the official Schematron XSLT of output nobody reads, before compiling it.
+"""Trimming the official Schematron XSLT of work that cannot change a finding, before compiling it.
 
 The official rules are Schematron compiled by the ISO skeleton. Besides the
 findings (svrl:failed-assert, svrl:successful-report), that skeleton makes every
@@ -20,9 +20,11 @@ template that could output something (only the skeleton's `/` and empty
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
-__all__ = ["trim_svrl_trace"]
+__all__ = ["skip_attribute_visits", "trim_svrl_trace"]
 
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -76,3 +78,61 @@ def _unnamed_mode_is_silent(root: etree._Element) -> bool:
             continue
         return False
     return True
+
+
+_PATTERN_OK = re.compile(r"[\w:*/|().\s-]*")
+_BARE_DOT = re.compile(r"(^|[|/(\s])\.($|[|/)\s])")
+
+
+def _cannot_match_attributes(pattern: str) -> bool:
+    """True when the match pattern surely matches no attribute node (conservative)."""
+    text, depth, quote, outer = pattern, 0, "", []
+    for ch in text:  # drop string literals and predicates: only the steps decide what can match
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif depth == 0:
+            outer.append(ch)
+    steps = "".join(outer)
+    if depth or quote or not _PATTERN_OK.fullmatch(steps) or _BARE_DOT.search(steps):
+        return False
+    lowered = steps.lower()
+    return not any(s in lowered for s in ("attribute", "key(", "id(", "doc(", "node()", "root(", "$"))
+
+
+def skip_attribute_visits(root: etree._Element) -> int:
+    """In a pattern no rule of which can match an attribute, walk elements only; how many modes.
+
+    The skeleton carries each pattern through the document with
+    `<xsl:apply-templates mode="M" select="@*|*"/>`, visiting every attribute in
+    every pattern, though most patterns have no rule for attributes: there an
+    attribute meets only the catch-all template, which recurses into the
+    attribute's (empty) `@*|*` and outputs nothing. Saxon builds a node object
+    for each attribute visit, the costliest visits of the walk. For such modes
+    `select="*"` visits exactly the nodes that can fire a rule.
+    """
+    modes: dict[str, bool] = {}
+    for t in root.iterchildren(f"{{{XSL}}}template"):
+        mode, match = t.get("mode"), (t.get("match") or "").strip()
+        if mode is None or not match:
+            continue
+        if "#all" in mode.split():
+            return 0  # a template in every mode: leave every walk as shipped
+        if len(mode.split()) != 1 or mode.startswith("#"):
+            for m in mode.split():
+                modes[m] = False
+            continue
+        catch_all = match in ("@*|node()", "text()")
+        modes[mode] = modes.get(mode, True) and (catch_all or _cannot_match_attributes(match))
+    changed = set()
+    for a in root.iter(f"{{{XSL}}}apply-templates"):
+        mode = a.get("mode")
+        if a.get("select") == "@*|*" and modes.get(mode) and mode is not None:
+            a.set("select", "*")
+            changed.add(mode)
+    return len(changed)

@@ -1,7 +1,8 @@
 """The trimmed official stylesheets find exactly what the shipped ones find.
 
 `ubl._svrl_trim` removes the Schematron trace (fired-rule, active-pattern walks)
-before compiling, for speed. Here the shipped stylesheet (compiled straight from
+and the attribute visits of patterns that have no rule for attributes before
+compiling, for speed. Here the shipped stylesheet (compiled straight from
 its file) and ours run on official documents that fail many rules, and every
 finding must agree: rule id, flag, location, test and text. (The full corpus,
 8,792 document/stylesheet runs, was compared the same way when this was written.)
@@ -15,7 +16,7 @@ import pytest
 from lxml import etree
 
 from ubl import _xslt
-from ubl._svrl_trim import trim_svrl_trace
+from ubl._svrl_trim import _cannot_match_attributes, skip_attribute_visits, trim_svrl_trace
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 VEFA = "http://difi.no/xsd/vefa/validator/1.0"
@@ -107,3 +108,35 @@ def test_active_pattern_walk_kept_when_the_unnamed_mode_could_output(extra: str)
 def test_default_mode_attribute_keeps_the_walk() -> None:
     root = _trim(SKELETON.replace("EXTRA", "").replace('version="2.0"', 'version="3.0" default-mode="M1"'))
     assert root.find(f".//{{{SVRL}}}active-pattern") is not None
+
+
+@pytest.mark.parametrize(("pattern", "safe"), [
+    ("cbc:EndpointID[@schemeID = '0088'] | cac:PartyIdentification/cbc:ID[@schemeID]", True),
+    ("(/ubl-invoice:Invoice | /ubl-creditnote:CreditNote)[$supplierCountryIsDE]", True),
+    ("//*[ends-with(name(), 'Amount') and not(ancestor::cac:Price/cac:AllowanceCharge)]", True),
+    ("cbc:X[. = ']']/cbc:Y", True),
+    ("@schemeID", False),
+    ("cac:X/@y", False),
+    ("attribute(id)", False),
+    ("node()", False),
+    (".[. = 'x']", False),
+    ("key('k', 'v')", False),
+    ("$nodes", False),
+])
+def test_which_patterns_surely_match_no_attribute(pattern: str, safe: bool) -> None:
+    assert _cannot_match_attributes(pattern) is safe
+
+
+def test_attribute_visits_skipped_only_where_no_rule_wants_them() -> None:
+    extra = (
+        '<xsl:template match="@*|node()" mode="M1" priority="-2"><xsl:apply-templates mode="M1" select="@*|*"/></xsl:template>'
+        '<xsl:template match="b/@id" mode="M2" priority="1000"><svrl:failed-assert id="A"/>'
+        '<xsl:apply-templates mode="M2" select="@*|*"/></xsl:template>'
+        '<xsl:template match="@*|node()" mode="M2" priority="-2"><xsl:apply-templates mode="M2" select="@*|*"/></xsl:template>'
+    )
+    root = etree.fromstring(SKELETON.replace("EXTRA", extra).encode())
+    assert skip_attribute_visits(root) == 1
+    selects = {(a.get("mode"), a.get("select")) for a in root.iter(f"{{{XSL}}}apply-templates") if a.get("mode")}
+    assert selects == {("M1", "/"), ("M1", "*"), ("M2", "@*|*")}
+    everywhere = etree.fromstring(SKELETON.replace("EXTRA", '<xsl:template match="@x" mode="#all"/>').encode())
+    assert skip_attribute_visits(everywhere) == 0
