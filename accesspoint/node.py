@@ -126,10 +126,11 @@ class Node:
     def validator(self) -> Any:
         """The official UBL validation (XSD + BIS rules) if rules are configured or installed, else None."""
         import ubl
+        from accesspoint import rules_cache
 
         v = self.settings.validation
-        rules = self.settings.path(v.rules_dir) if v.rules_dir else None
-        xsd = self.settings.path(v.xsd_dir) if v.xsd_dir else None
+        rules = self.settings.path(v.rules_dir) if v.rules_dir else rules_cache.installed_rules()
+        xsd = self.settings.path(v.xsd_dir) if v.xsd_dir else rules_cache.installed_xsd()
         if rules is None and xsd is None:
             return None
         return ubl.Validator(rules_dir=rules, xsd_dir=xsd)

@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from accesspoint import rules_cache
 import ubl
 
 # Published releases `rules install` knows. The SHA-256 is pinned only once someone has
@@ -71,36 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.set_defaults(handler=rules_install_command)
 
 
-def _cache_dir() -> Path:
-    if os.environ.get("PEPPOL_UBL_CACHE_DIR"):
-        return Path(os.environ["PEPPOL_UBL_CACHE_DIR"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "peppol-node"
-
-
-def _installed(name: str) -> Path | None:
-    root = _cache_dir() / name
-    return root if root.is_dir() and any(root.iterdir()) else None
-
-
-def _xsd_root(found: Path) -> Path | None:
-    """The folder holding maindoc/ inside an unpacked UBL package."""
-    for maindoc in sorted(found.rglob("maindoc")):
-        if (maindoc / "UBL-Invoice-2.1.xsd").is_file():
-            return maindoc.parent
-    return None
-
-
 def _err(message: str) -> None:
     print(f"peppol-node: {message}", file=sys.stderr)
 
 
 def validate_command(args: argparse.Namespace) -> int:
     rules = args.rules or (Path(os.environ["PEPPOL_UBL_RULES_DIR"]) if os.environ.get("PEPPOL_UBL_RULES_DIR") else None) \
-        or _installed("peppol")
+        or rules_cache.installed_rules()
     xsd = args.xsd or (Path(os.environ["PEPPOL_UBL_XSD_DIR"]) if os.environ.get("PEPPOL_UBL_XSD_DIR") else None)
-    if xsd is None and (installed := _installed("ubl-xsd")) is not None:
-        xsd = _xsd_root(installed)
+    if xsd is None:
+        xsd = rules_cache.installed_xsd()
     if xsd is not None and not (xsd / "maindoc").is_dir():
         _err(f"{xsd} has no maindoc/ folder")
         return 2
@@ -215,7 +196,7 @@ def rules_install_command(args: argparse.Namespace) -> int:
     if not sha256:
         _err(f"no pinned SHA-256 for {args.name} {version}: verify the archive with its publisher and pass --sha256")
         return 2
-    dest = args.dest or _cache_dir() / args.name
+    dest = args.dest or rules_cache.cache_dir() / args.name
     try:
         with httpx.Client(timeout=httpx.Timeout(60.0), follow_redirects=True) as client:
             response = client.get(url)
