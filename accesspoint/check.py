@@ -41,17 +41,8 @@ def _local_responder(settings: Settings) -> Iterator[None]:
     if settings.pki.trust != "local":
         yield
         return
-    pki = certs.TestPki.load(settings.path(settings.pki.local_pki_dir))
-    server = certs.RevocationServer(pki)
-    try:
-        server.start()
-    except OSError:  # the port is taken: a running node (or another check) serves it
+    with certs.serve_revocation(certs.TestPki.load(settings.path(settings.pki.local_pki_dir))):
         yield
-        return
-    try:
-        yield
-    finally:
-        server.stop()
 
 
 def identity(settings: Settings) -> dict[str, str]:

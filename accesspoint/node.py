@@ -104,17 +104,8 @@ class Node:
     @contextlib.asynccontextmanager
     async def _local_revocation_responder(self) -> AsyncIterator[None]:
         """With the node's own test PKI, serve its OCSP responder and CRLs (unless something already does)."""
-        pki = certs.TestPki.load(self.settings.path(self.settings.pki.local_pki_dir))
-        server = certs.RevocationServer(pki)
-        try:
-            server.start()
-        except OSError:  # another node of the same local network serves this PKI already
+        with certs.serve_revocation(certs.TestPki.load(self.settings.path(self.settings.pki.local_pki_dir))):
             yield
-            return
-        try:
-            yield
-        finally:
-            server.stop()
 
     @cached_property
     def discovery(self) -> Discovery:

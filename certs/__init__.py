@@ -24,7 +24,7 @@ from certs.keys import (
     load_private_key,
     private_key_pem,
 )
-from certs.responder import RevocationServer
+from certs.responder import RevocationServer, serve_revocation
 from certs.revocation import RevocationChecker, RevocationResult, RevocationStatus
 from certs.seat import SeatId, common_name
 from certs.testpki import Issued, TestPki
@@ -54,6 +54,7 @@ __all__ = [
     "load_pkcs12",
     "load_private_key",
     "private_key_pem",
+    "serve_revocation",
     "verify_ap_certificate",
     "verify_certificate",
     "verify_certificate_details",

@@ -13,13 +13,15 @@ tests prove the CRL fallback.
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 from certs.testpki import TestPki
 
-__all__ = ["RevocationServer"]
+__all__ = ["RevocationServer", "serve_revocation"]
 
 MAX_REQUEST_BYTES = 64 * 1024
 
@@ -101,3 +103,22 @@ class RevocationServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serve_revocation(pki: TestPki) -> Iterator[RevocationServer | None]:
+    """Serve `pki`'s OCSP/CRL while the block runs, unless its port is taken already.
+
+    Several nodes of one local network share a test PKI; whichever starts first
+    answers for all of them, and the others find the port taken (yielding None).
+    """
+    server = RevocationServer(pki)
+    try:
+        server.start()
+    except OSError:
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
