@@ -24,7 +24,7 @@ import re
 
 from lxml import etree
 
-__all__ = ["skip_attribute_visits", "trim_svrl_trace"]
+__all__ = ["select_rule_candidates", "skip_attribute_visits", "trim_svrl_trace"]
 
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -84,10 +84,10 @@ _PATTERN_OK = re.compile(r"[\w:*/|().\s-]*")
 _BARE_DOT = re.compile(r"(^|[|/(\s])\.($|[|/)\s])")
 
 
-def _cannot_match_attributes(pattern: str) -> bool:
-    """True when the match pattern surely matches no attribute node (conservative)."""
-    text, depth, quote, outer = pattern, 0, "", []
-    for ch in text:  # drop string literals and predicates: only the steps decide what can match
+def _steps(pattern: str) -> str | None:
+    """The pattern without string literals and predicates (only the steps decide what can match)."""
+    depth, quote, outer = 0, "", []
+    for ch in pattern:
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "'\"":
@@ -100,6 +100,14 @@ def _cannot_match_attributes(pattern: str) -> bool:
             outer.append(ch)
     steps = "".join(outer)
     if depth or quote or not _PATTERN_OK.fullmatch(steps) or _BARE_DOT.search(steps):
+        return None
+    return steps
+
+
+def _cannot_match_attributes(pattern: str) -> bool:
+    """True when the match pattern surely matches no attribute node (conservative)."""
+    steps = _steps(pattern)
+    if steps is None:
         return False
     lowered = steps.lower()
     return not any(s in lowered for s in ("attribute", "key(", "id(", "doc(", "node()", "root(", "$"))
@@ -136,3 +144,92 @@ def skip_attribute_visits(root: etree._Element) -> int:
             a.set("select", "*")
             changed.add(mode)
     return len(changed)
+
+
+_NAME_STEP = re.compile(r"(?:child::)?([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)")
+
+
+def _final_element_names(template: etree._Element) -> set[str] | None:
+    """`Q{uri}local` of every element name a rule's pattern can match, or None when not that simple."""
+    steps = _steps(template.get("match") or "")
+    if steps is None:
+        return None
+    steps = steps.strip()
+    if steps.startswith("(") and steps.endswith(")"):
+        steps = steps[1:-1]
+    if "(" in steps or ")" in steps or "$" in steps:
+        return None
+    names = set()
+    for branch in steps.split("|"):
+        last = re.split(r"/+", branch.strip())[-1].strip()
+        m = _NAME_STEP.fullmatch(last)
+        uri = m and template.nsmap.get(m.group(1))
+        if not uri:
+            return None  # a wildcard, an unprefixed name, "/", another axis: keep the walk
+        names.add(f"Q{{{uri}}}{m.group(2)}")
+    return names
+
+
+def _is_recursion(el: etree._Element, mode: str) -> bool:
+    return (el.tag == f"{{{XSL}}}apply-templates" and set(el.attrib) == {"mode", "select"}
+            and el.get("mode") == mode and el.get("select") in ("@*|*", "*") and len(el) == 0)
+
+
+def select_rule_candidates(root: etree._Element) -> int:
+    """Start a pattern on just the elements its rules name, not a walk of the whole tree; how many modes.
+
+    Where every rule of a pattern ends its match pattern in a prefixed element
+    name (`cac:Party`, `a/b[...] | c/d`), only elements of those names can fire a
+    rule; the skeleton still visits every node, each visit a rule lookup that ends
+    in the catch-all. Such a pattern is started instead with
+    `/descendant::a | /descendant::b ...` (in document order, as the walk reached
+    them, each rule outputting before it recursed) and its templates no longer
+    recurse, so each candidate fires the same rule as before and the findings
+    come out in the same order. Patterns with a wildcard or anything unusual keep
+    the shipped walk.
+    """
+    top = [t for t in root.iterchildren(f"{{{XSL}}}template") if t.get("match") == "/" and t.get("mode") is None]
+    if len(top) != 1:
+        return 0
+    drivers = {a.get("mode"): a for a in top[0].iter(f"{{{XSL}}}apply-templates")
+               if a.get("mode") is not None and a.get("select") == "/" and set(a.attrib) == {"mode", "select"} and not len(a)}
+    templates: dict[str, list[etree._Element]] = {}
+    for t in root.iterchildren(f"{{{XSL}}}template"):
+        for mode in (t.get("mode") or "").split():
+            if mode == "#all":
+                return 0
+            templates.setdefault(mode, []).append(t)
+    entries = [a.get("mode") for a in root.iter(f"{{{XSL}}}apply-templates")]
+    changed = 0
+    for mode, driver in drivers.items():
+        plan, names = [], set()
+        for t in templates.get(mode, []):
+            match = (t.get("match") or "").strip()
+            children = list(t.iterchildren(tag=etree.Element))
+            if t.get("mode") != mode or t.get("name") is not None:
+                break
+            if match == "text()" and not children and not (t.text or "").strip():
+                continue
+            if not children or not _is_recursion(children[-1], mode):
+                break
+            if any(True for _ in t.iter(f"{{{XSL}}}next-match", f"{{{XSL}}}apply-imports", f"{{{XSL}}}param")):
+                break
+            if any(a.get("mode") in (mode, "#current") for a in t.iter(f"{{{XSL}}}apply-templates") if a is not children[-1]):
+                break
+            if match == "@*|node()" and len(children) == 1:
+                plan.append((t, children[-1]))
+                continue
+            found = _final_element_names(t)
+            if found is None:
+                break
+            names |= found
+            plan.append((t, children[-1]))
+        else:
+            # entered only by the driver and the templates' own recursion
+            if not names or entries.count(mode) != 1 + len(plan):
+                continue
+            for t, recursion in plan:
+                t.remove(recursion)
+            driver.set("select", " | ".join(f"/descendant::{n}" for n in sorted(names)))
+            changed += 1
+    return changed

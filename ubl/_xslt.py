@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ._svrl_trim import skip_attribute_visits, trim_svrl_trace
+from ._svrl_trim import select_rule_candidates, skip_attribute_visits, trim_svrl_trace
 from ._xml import XmlRejected, parse_xml
 
 __all__ = ["XsltFailed", "compile_stylesheet", "transform"]
@@ -64,6 +64,7 @@ def compile_stylesheet(path: Path) -> object:
                 raise XsltFailed(f"cannot read {path.name}: {exc}") from None
             trim_svrl_trace(stylesheet)
             skip_attribute_visits(stylesheet)
+            select_rule_candidates(stylesheet)
             builder = processor.new_document_builder()
             builder.set_base_uri(path.resolve().as_uri())  # relative xsl:include, document() still resolve
             builder.set_line_numbering(True)  # errors name a line of the stylesheet
