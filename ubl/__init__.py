@@ -12,6 +12,8 @@ A sans-I/O core: functions turn bytes into typed objects and back and raise
 file access. It never imports `accesspoint` or `shares`.
 """
 
+from ._xml import XmlRejected
+from ._xml import parse_xml as parse_untrusted_xml
 from .errors import (
     DocumentError,
     IdentifierError,
@@ -47,6 +49,8 @@ from .rules import DocumentKind, RuleSet, RulesError, discover_rule_sets, instal
 from .rendering import EmbeddedPdfPolicy, PdfChoice, choose_pdf, render_html, render_pdf
 
 __all__ = [
+    "XmlRejected",
+    "parse_untrusted_xml",
     "UblError",
     "IdentifierError",
     "IdentifierProblem",
