@@ -34,8 +34,10 @@ def node_dir(tmp_path_factory):
 
 
 def open_node(node_dir, database_url, dns, **extra):
+    # No background workers: these tests drain the outbox themselves, at the moment they choose.
     environ = {"PEPPOL_DATABASE_URL": database_url, "PEPPOL_WEB_API_TOKEN": TOKEN,
-               "PEPPOL_REVOCATION_ENABLED": "false", "PEPPOL_SML_DNS": dns, **extra}
+               "PEPPOL_REVOCATION_ENABLED": "false", "PEPPOL_SML_DNS": dns, "PEPPOL_DELIVERY_WORKERS": "0",
+               **extra}
     return load_settings(node_dir, environ=environ)
 
 

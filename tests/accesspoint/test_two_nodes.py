@@ -5,6 +5,7 @@ SML (DNS NAPTR) -> B's SMP -> AS4 to B's /as4 -> B's database - and the receipt 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import time
@@ -82,7 +83,9 @@ def test_invoice_from_node_a_reaches_node_b_over_sml_smp_and_as4(tmp_path):
     port_b = _free_base_port()
     dir_b = init_node(tmp_path / "b", seat_id="PBE000002", port=port_b, pki_dir=pki, sml_local=False,
                       dns=f"127.0.0.1:{port_a + 2}", management_url=f"https://127.0.0.1:{port_a + 1}")
-    node_a, node_b = Node(load_settings(dir_a)), Node(load_settings(dir_b))
+    # No background workers: the test drains A's outbox itself (the demo covers serve's own workers).
+    no_workers = {**os.environ, "PEPPOL_DELIVERY_WORKERS": "0"}
+    node_a, node_b = Node(load_settings(dir_a, no_workers)), Node(load_settings(dir_b, no_workers))
     served = [Served(node_a)]
     try:
         served.append(Served(node_b))

@@ -117,7 +117,10 @@ def server(tmp_path: Path, database_url: str, smtp, shared_pki: Path) -> Iterato
     init_node(tmp_path / "node", pki_dir=shared_pki, sml_local=False, smtp_port=smtp_port)
     node = ClockedNode(load_settings(tmp_path / "node", environ={
         "PEPPOL_DATABASE_URL": database_url, "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(smtp_port),
-        "PEPPOL_WEB_BASE_URL": base, "PEPPOL_REVOCATION_ENABLED": "false"}))
+        "PEPPOL_WEB_BASE_URL": base, "PEPPOL_REVOCATION_ENABLED": "false",
+        # Documents sent from the web app stay in the outbox (no delivery workers): these tests are
+        # about who sees what, and delivery has its own tests.
+        "PEPPOL_DELIVERY_WORKERS": "0"}))
     app = create_app(node)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
