@@ -149,8 +149,10 @@ class Node:
 
     @contextlib.asynccontextmanager
     async def _delivery_workers(self) -> AsyncIterator[None]:
+        import os
+
         d = self.settings.delivery
-        async with self.delivery.running(workers=d.workers, poll_interval=d.poll_interval):
+        async with self.delivery.running(workers=d.workers, poll_interval=d.poll_interval, id_prefix=f"p{os.getpid()}"):
             yield
 
     @contextlib.asynccontextmanager

@@ -154,10 +154,19 @@ class DeliveryService:
             w.wake()
 
     @contextlib.asynccontextmanager
-    async def running(self, *, workers: int = 2, poll_interval: float = 1.0) -> AsyncIterator[DeliveryService]:
-        """Run `workers` delivery loops in this process until the block exits."""
+    async def running(self, *, workers: int = 2, poll_interval: float = 1.0,
+                      id_prefix: str | None = None) -> AsyncIterator[DeliveryService]:
+        """Run `workers` delivery loops in this process until the block exits.
+
+        `id_prefix` names the loops `<prefix>-<n>` in the outbox events, so an operator
+        (and the exactly-once test) can tell which process delivered what.
+        """
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(self.worker().run(stop, poll_interval=poll_interval)) for _ in range(workers)]
+        tasks = [
+            asyncio.create_task(
+                self.worker(f"{id_prefix}-{n}" if id_prefix else None).run(stop, poll_interval=poll_interval))
+            for n in range(workers)
+        ]
         try:
             yield self
         finally:
