@@ -173,6 +173,9 @@ def remove_member(db: Session, ctx: Context, admin: User, organisation_id: int, 
             raise shares.InvalidInput("An organisation keeps at least one admin.")
     shares.check_transition(shares.MembershipState, m.status, "removed")
     before, m.status = m.status, "removed"
+    from . import keys  # keys builds on this module's access checks
+
+    keys.revoke_where(db, ctx, keys.ApiKey.via_membership_id == m.id, reason="membership_removed", actor_id=admin.id)
     audit.record(db, ctx, "membership.removed", actor_id=admin.id, object_type="membership", object_id=m.id,
                  organisation_id=organisation_id, before=before, after="removed")
 

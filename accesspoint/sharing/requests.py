@@ -271,6 +271,9 @@ def revoke(svc: Services, ctx: Context, user_id: int, request_id: int) -> None:
         p = db.get(Partnership, req.partnership_id) if req.partnership_id else None
         if p is not None and not still and p.status == "active":
             p.status, p.ended_at = "ended", ctx.now
+        # SEC-9: its connection keys stop working (they are also re-checked on every use).
+        from . import keys
+        keys.revoke_where(db, ctx, keys.ApiKey.via_request_id == req.id, reason="request_revoked", actor_id=user.id)
         audit.record(db, ctx, "request.revoked", actor_id=user.id, object_type="authorisation_request",
                      object_id=req.id, organisation_id=req.organisation_id, environment_id=user.environment_id,
                      before="accepted", after="revoked")

@@ -1,7 +1,12 @@
 """The JSON API for documents: submit, list, get, preflight, give an email address, resend.
 
-Authentication: `Authorization: Bearer <[web] api_token>`; with no token
-configured the API answers 401 to everyone rather than being open. Errors are
+Authentication: `Authorization: Bearer <[web] api_token>` (the node's operator:
+every organisation), or `Bearer <connection key>` (E18: one organisation, see
+`accesspoint.sharing.keys`; its grant is re-read on every request, SEC-9). With
+no node token configured only connection keys work; nothing is ever open. A
+connection key sees only its organisation's entries: others answer 404, as if
+they did not exist, and a submitted document must name one of its identifiers
+as sender. Errors are
 JSON `{"error": code, "detail": ..., "findings": [...]}` with the stable codes of
 `accesspoint.delivery.DocumentRejected`.
 """
@@ -17,8 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+import sqlalchemy as sa
+
+from accesspoint.db.tables.documents import Document, OutboxEntry
 from accesspoint.delivery import DocumentRejected, State, UnknownEntry
 from accesspoint.delivery.service import DeliveryService
+from accesspoint.sharing import keys
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -40,10 +49,29 @@ def _error(status: int, code: str, detail: str, findings: tuple[str, ...] = ()) 
     return JSONResponse({"error": code, "detail": detail, "findings": list(findings)}, status_code=status)
 
 
-def _authorised(node: Node, request: Request) -> bool:
+#: What a request may reach: every organisation (the node's token) or one organisation (a connection key).
+ALL_ORGANISATIONS = 0
+
+
+def _authorised(node: Node, request: Request) -> int | None:
+    """ALL_ORGANISATIONS for the node's token, an organisation id for a live connection key, else None."""
     token = node.settings.web.api_token
     given = request.headers.get("authorization", "")
-    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())
+    if not given.startswith("Bearer "):
+        return None
+    presented = given[7:]
+    if token and hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), token.encode()):
+        return ALL_ORGANISATIONS
+    if not presented.startswith(keys.KEY_PREFIX):
+        return None
+    with node.sessions.begin() as db:
+        return keys.authenticate(db, presented, node.now())
+
+
+def _entry_organisation(node: Node, entry_id: str) -> int | None:
+    with node.sessions() as db:
+        return db.scalar(sa.select(Document.organisation_id).join(OutboxEntry, OutboxEntry.document_id == Document.id)
+                         .where(OutboxEntry.public_id == entry_id))
 
 
 async def _body(request: Request) -> bytes | None:
@@ -66,8 +94,14 @@ async def _json(request: Request) -> dict:
 def routes(node: Node) -> list[BaseRoute]:
     def guarded(handler):  # noqa: ANN001, ANN202 - a tiny decorator for auth and error mapping
         async def endpoint(request: Request) -> Response:
-            if not _authorised(node, request):
+            scope = await run_in_threadpool(_authorised, node, request)
+            if scope is None:
                 return _error(401, "unauthorised", "a valid bearer token is required")
+            request.state.organisation_id = scope or None
+            entry_id = request.path_params.get("id")
+            if scope and entry_id is not None:
+                if await run_in_threadpool(_entry_organisation, node, entry_id) != scope:
+                    return _error(404, "not-found", f"no outbox entry {entry_id!r}")
             try:
                 return await handler(request)
             except DocumentRejected as exc:
@@ -99,7 +133,8 @@ def routes(node: Node) -> list[BaseRoute]:
         if data is None:
             return _error(413, "too-large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
         service = delivery_of(node)
-        sub = await run_in_threadpool(service.outbox.submit, data, email=request.query_params.get("email"))
+        sub = await run_in_threadpool(service.outbox.submit, data, email=request.query_params.get("email"),
+                                      organisation_id=request.state.organisation_id)
         if not sub.duplicate:
             service.wake()
         body = sub.entry.as_json() | {"duplicate": sub.duplicate}
@@ -125,7 +160,8 @@ def routes(node: Node) -> list[BaseRoute]:
             offset = max(0, int(request.query_params.get("offset", 0)))
         except ValueError:
             return _error(400, "bad-query", "state, limit or offset is not valid")
-        entries = await run_in_threadpool(delivery_of(node).outbox.list, state=state, limit=limit, offset=offset)
+        entries = await run_in_threadpool(delivery_of(node).outbox.list, state=state, limit=limit, offset=offset,
+                                          organisation_id=request.state.organisation_id)
         return JSONResponse({"items": [e.as_json() for e in entries]})
 
     @guarded

@@ -145,3 +145,34 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(sa.Text, default="{}")
     ip: Mapped[str] = mapped_column(sa.String(64), default="")
     user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+class ApiKey(Base):
+    """A connection key (E18): a bearer secret for one organisation's documents API.
+
+    Only the SHA-256 of the secret is stored; the secret is shown once at issuance.
+    A key lives no longer than the grant it came from (SEC-9): the authorisation
+    request (`via_request_id`) or the issuing admin's membership (`via_membership_id`),
+    which is checked again on every use.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    #: The first characters of the secret, so people can tell their keys apart; not enough to guess it.
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: active | revoked
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    #: Why it was revoked: by_admin | request_revoked | membership_removed | organisation_deleted
+    reason: Mapped[str] = mapped_column(sa.String(30), default="")
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    via_request_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("authorisation_requests.id", ondelete="SET NULL"), nullable=True, index=True)
+    via_membership_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("memberships.id", ondelete="SET NULL"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
