@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accesspoint.db.tables.accounts import User
@@ -39,7 +39,7 @@ def org_keys(r: Req) -> Response:
     if r.api:
         with r.svc.sessions() as db:
             rows = keys.list_for(db, db.get(User, r.user.id), org_id)  # type: ignore[arg-type,union-attr]
-        return r.done("", [k.as_json() for k in rows])  # type: ignore[arg-type]
+        return JSONResponse([k.as_json() for k in rows])  # a list, even when empty
     return _page(r, org_id)
 
 
@@ -92,7 +92,8 @@ def my_request_keys(r: Req) -> Response:
       "200": {description: "[{id, name, prefix, organisation_id, status, origin, created_at, last_used_at}]"}
     """
     with r.svc.sessions() as db:
-        return r.done("", [k.as_json() for k in keys.list_for_requests(db, db.get(User, r.user.id))])  # type: ignore[arg-type,union-attr]
+        rows = keys.list_for_requests(db, db.get(User, r.user.id))  # type: ignore[arg-type,union-attr]
+    return JSONResponse([k.as_json() for k in rows])  # a list, even when empty
 
 
 @endpoint()

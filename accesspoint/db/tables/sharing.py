@@ -176,3 +176,23 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OrganisationDeletion(Base):
+    """EC-9 / §5 Retention: a deletion asked by one environment admin and approved inside the platform."""
+
+    __tablename__ = "organisation_deletions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    environment_id: Mapped[int] = mapped_column(sa.ForeignKey("environments.id"), index=True)
+    #: requested | approved | cancelled
+    status: Mapped[str] = mapped_column(sa.String(20), default="requested")
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: The requester was offered the export and confirmed having it or not needing it.
+    export_acknowledged: Mapped[bool] = mapped_column(default=False)
+    decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    #: JSON: what the approval removed (counts) and any deregistration that failed.
+    detail: Mapped[str] = mapped_column(sa.Text, default="{}")
