@@ -23,7 +23,7 @@ from accesspoint.db.tables.sharing import ApiKey, AuthorisationRequest, Partners
 from . import audit, orgs
 from .context import Context, Services
 
-__all__ = ["KEY_PREFIX", "IssuedKey", "KeyView", "issue", "issue_for_request", "authenticate", "list_for",
+__all__ = ["KEY_PREFIX", "IssuedKey", "KeyView", "issue", "issue_for_request", "authenticate", "list_for", "list_for_requests",
            "revoke", "revoke_where"]
 
 #: Marks our secrets in logs and secret scanners; the rest is `shares.mint_token()` (256 bits).
@@ -146,17 +146,18 @@ def authenticate(db: Session, secret: str, now: datetime) -> int | None:
     return key.organisation_id
 
 
-def _origin(key: ApiKey) -> str:
-    return f"request:{key.via_request_id}" if key.via_request_id else "admin"
+def _view(db: Session, k: ApiKey) -> KeyView:
+    """A key as listed: one whose grant has ended shows revoked even before its row says so."""
+    status = k.status if k.status != "active" or _grant_holds(db, k) else "revoked"
+    origin = f"request:{k.via_request_id}" if k.via_request_id else "admin"
+    return KeyView(k.id, k.name, k.prefix, k.organisation_id, status, origin, k.created_at, k.last_used_at)
 
 
 def list_for(db: Session, user: User, organisation_id: int) -> list[KeyView]:
-    """An org admin's view of the organisation's keys, without secrets; a key whose grant ended shows revoked."""
+    """An org admin's view of the organisation's keys, without secrets."""
     orgs.require_member(db, user, organisation_id, admin=True)
     rows = db.scalars(sa.select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id.desc()))
-    return [KeyView(k.id, k.name, k.prefix, k.organisation_id,
-                    k.status if k.status != "active" or _grant_holds(db, k) else "revoked", _origin(k),
-                    k.created_at, k.last_used_at) for k in rows]
+    return [_view(db, k) for k in rows]
 
 
 def list_for_requests(db: Session, user: User) -> list[KeyView]:
@@ -164,9 +165,7 @@ def list_for_requests(db: Session, user: User) -> list[KeyView]:
     rows = db.scalars(sa.select(ApiKey).join(AuthorisationRequest, AuthorisationRequest.id == ApiKey.via_request_id)
                       .where(AuthorisationRequest.requester_environment_id == user.environment_id)
                       .order_by(ApiKey.id.desc()))
-    return [KeyView(k.id, k.name, k.prefix, k.organisation_id,
-                    k.status if k.status != "active" or _grant_holds(db, k) else "revoked", _origin(k),
-                    k.created_at, k.last_used_at) for k in rows]
+    return [_view(db, k) for k in rows]
 
 
 def revoke(svc: Services, ctx: Context, user_id: int, key_id: int) -> None:

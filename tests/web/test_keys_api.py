@@ -73,3 +73,28 @@ def test_a_connection_key_reaches_its_organisation_only_until_revoked(server):
         assert http.get("/api/v1/documents", headers=bearer).status_code == 401
         audit = http.get(f"/api/organisations/{org}/audit", headers=owner).json()
         assert {"key.issued", "key.revoked"} <= {e["action"] for e in audit}
+
+
+def test_the_intermediarys_key_dies_when_the_client_revokes_the_authorisation(server):
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        acc = signed_up(server, http, "anna@boekhouder.test")
+        r = http.post("/api/requests/new", headers=acc, json={
+            "client_name": "Bakkerij", "client_email": "jan@bakkerij.test", "client_identifier": "0208:0123456749",
+            "costs_paid_by": "intermediary"})
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert http.post(f"/api/requests/{rid}/keys", json={"name": "early"}, headers=acc).status_code == 409
+        client = signed_up(server, http, "jan@bakkerij.test")
+        r = http.post(f"/api/inbox/requests/{rid}/accept", json={}, headers=client)
+        assert r.status_code == 200, r.text
+        org = r.json()["organisation_id"]
+        assert http.post(f"/api/requests/{rid}/keys", json={"name": "x"}, headers=client).status_code == 403
+        r = http.post(f"/api/requests/{rid}/keys", json={"name": "Boekhouder software"}, headers=acc)
+        assert r.status_code == 201 and r.json()["organisation_id"] == org
+        bearer = {"Authorization": f"Bearer {r.json()['key']}"}
+        mine = outbox_entry(server, org, "iso6523-actorid-upis::0208:0123456749")
+        assert [e["id"] for e in http.get("/api/v1/documents", headers=bearer).json()["items"]] == [mine]
+        assert [k["status"] for k in http.get("/api/request-keys", headers=acc).json()] == ["active"]
+        assert http.post(f"/api/requests/{rid}/revoke", json={}, headers=client).status_code == 200
+        assert http.get("/api/v1/documents", headers=bearer).status_code == 401
+        assert [k["status"] for k in http.get("/api/request-keys", headers=acc).json()] == ["revoked"]
