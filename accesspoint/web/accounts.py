@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 import shares
 from accesspoint.db.tables.accounts import User
-from accesspoint.sharing import accounts, audit, invites, orgs, requests, team
+from accesspoint.sharing import accounts, audit, deletion, invites, orgs, requests, team
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
 
@@ -177,6 +177,7 @@ def home(r: Req) -> Response:
         my_orgs = orgs.organisations_of(db, user)
         shared = orgs.shared_with(db, user)
         inbox = [x for x in requests.inbox(db, user) if x[0].status == "pending"]
+        deletions = [o for _, o in deletion.pending_for(db, user)]
     if r.api:
         return r.done("", {
             "user": {"id": r.user.id, "email": r.user.email, "environment_role": r.user.environment_role},
@@ -185,7 +186,7 @@ def home(r: Req) -> Response:
                                     "share_id": s.id, "rights": s.rights.split(",")} for s, c, o in shared],
             "open_requests": len(inbox),
         })
-    return r.page("home.html", orgs=my_orgs, shared=shared, open_requests=len(inbox))
+    return r.page("home.html", orgs=my_orgs, shared=shared, open_requests=len(inbox), deletions=deletions)
 
 
 @endpoint()
