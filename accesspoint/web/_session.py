@@ -107,9 +107,11 @@ class Req:
             "user": self.user, "csrf": self.csrf, "flash": flash, "labels": shares.CONNECTION_LABELS, **context,
         }, status_code=status)
 
-    def done(self, redirect: str, data: dict[str, Any] | None = None, *, flash: str = "", status: int = 200) -> Response:
+    def done(self, redirect: str, data: dict[str, Any] | list[Any] | None = None, *, flash: str = "",
+             status: int = 200) -> Response:
         if self.api:
-            return JSONResponse(data or {"ok": True}, status_code=status)
+            # An empty list is an answer ("none"), not an absent one.
+            return JSONResponse(data if data is not None else {"ok": True}, status_code=status)
         if flash:
             self.cookies_out.append((FLASH_COOKIE, flash, 60))
         return RedirectResponse(redirect, status_code=303)

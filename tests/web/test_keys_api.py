@@ -39,6 +39,9 @@ def test_a_connection_key_reaches_its_organisation_only_until_revoked(server):
             assert path in spec["paths"], path
         owner = signed_up(server, http, "owner@bakkerij.test")
         other = signed_up(server, http, "owner@slagerij.test")
+        # Lists are JSON lists even when empty.
+        for path in ("/api/organisations", "/api/requests", "/api/shared-connections", "/api/request-keys"):
+            assert http.get(path, headers=owner).json() == [], path
         org = http.post("/api/organisations", json={"name": "Bakkerij", "identifiers": ["0208:0123456749"]},
                         headers=owner).json()["id"]
         org_b = http.post("/api/organisations", json={"name": "Slagerij", "identifiers": ["0208:0987654394"]},
