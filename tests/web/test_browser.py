@@ -12,6 +12,7 @@ import ubl
 from accesspoint.db.tables.organisations import Organisation
 from accesspoint.sharing import scheduler
 from accesspoint.web._session import services
+from tests.web.browsing import follow
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -26,11 +27,11 @@ def sign_up_verified(page, server, email: str, name: str, company: str) -> None:
     page.fill("input[name=name]", name)
     page.fill("input[name=organisation_name]", company)
     page.fill("input[name=password]", "a long passphrase")
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     assert page.locator("h1").inner_text() == "Check your email"
     link = server.mail.link(server.mail.wait_for(email, "Confirm your email"))
     page.goto(link)
-    page.click("text=Activate my account")
+    follow(page, "text=Activate my account")
     assert "Welcome" in page.locator("h1").inner_text()
 
 
@@ -38,14 +39,14 @@ def log_in(page, server, email: str, next_path: str = "/") -> None:
     page.goto(f"{server.base_url}/login?next={next_path}")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", "a long passphrase")
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
 
 
 def add_organisation(page, server, name: str, identifier: str) -> int:
     page.goto(server.base_url + "/orgs/new")
     page.fill("input[name=name]", name)
     page.fill("textarea[name=identifiers]", identifier)
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
 
@@ -54,7 +55,7 @@ def share(page, server, org_id: int, email: str, kinds: tuple[str, ...] = ("pepp
     page.fill("#share-form input[name=email]", email)
     for box in page.locator("#share-form input[name=connections]").all():
         box.set_checked(box.get_attribute("value") in kinds)
-    page.click("#share-form button[type=submit]")
+    follow(page, "#share-form button[type=submit]")
 
 
 def states(page) -> dict[str, str]:
@@ -107,25 +108,25 @@ def test_new_client_signs_up_from_the_emailed_link_and_sees_an_invoice(server, b
     assert resp.headers["referrer-policy"] == "no-referrer"
     assert "Boekhouder & Co invites you" in c.locator("h1").inner_text()
     shot(c, "02-client-invite-landing-phone")
-    c.click("text=Continue")
+    follow(c, "text=Continue")
     assert c.url.endswith("/invite")  # the token has left the URL
-    c.click("a:has-text('Sign up')")
+    follow(c, "main a:has-text('Sign up')")
     email_box = c.locator("input[name=email]")
     assert email_box.get_attribute("readonly") is not None
     assert email_box.input_value() == "jan@bakkerij.test"
     shot(c, "03-client-signup-locked-email-phone")
     c.fill("input[name=name]", "Jan")
     c.fill("input[name=password]", "a long passphrase")
-    c.click("button[type=submit]")
+    follow(c, "button[type=submit]")
     assert c.locator("#accept-form input[name=connections]").count() == 2
     shot(c, "04-client-confirm-phone")
-    c.click("#accept-form button[type=submit]")
+    follow(c, "#accept-form button[type=submit]")
     assert "now in your account" in c.locator(".flash").inner_text()
     shot(c, "05-client-home-phone")
-    c.click("#shared-connections a:has-text('purchase invoices')")
+    follow(c, "#shared-connections a:has-text('purchase invoices')")
     assert c.locator(f"table.docs a:has-text('{number}')").count() == 1
     shot(c, "06-client-purchase-invoices-phone")
-    c.click(f"table.docs a:has-text('{number}')")
+    follow(c, f"table.docs a:has-text('{number}')")
     assert number in c.locator("h1").inner_text()
     frame = c.frame_locator("iframe.invoice")
     assert number in frame.locator("body").inner_text()
@@ -151,7 +152,7 @@ def test_new_client_signs_up_from_the_emailed_link_and_sees_an_invoice(server, b
     # The accountant revokes the purchase share: the client's next request is refused, past documents too.
     purchase_url = c.url
     a.goto(f"{server.base_url}/orgs/{org}")
-    a.locator("tr[data-kind=peppol_purchase] button:has-text('Revoke')").click()
+    follow(a, "tr[data-kind=peppol_purchase] button:has-text('Revoke')")
     assert states(a)["peppol_purchase"] == "revoked"
     resp = c.goto(purchase_url)
     assert resp.status == 403 and c.locator("h1").inner_text() == "No access"
@@ -162,14 +163,14 @@ def test_new_client_signs_up_from_the_emailed_link_and_sees_an_invoice(server, b
     # A link whose share was withdrawn before use is refused too.
     share(a, server, org, "someone@bakkerij.test", ("peppol_purchase",))
     withdrawn = server.mail.link(server.mail.wait_for("someone@bakkerij.test", "Bakkerij Peeters"))
-    a.locator("tr[data-kind=peppol_purchase] button:has-text('Withdraw')").click()
+    follow(a, "tr[data-kind=peppol_purchase] button:has-text('Withdraw')")
     assert states(a)["peppol_purchase"] == "revoked"
     resp = other.goto(withdrawn)
     assert resp.status == 410 and other.locator("h1").inner_text() == "This link does not work"
 
     # The client revokes the sales share from their side.
     c.goto(server.base_url + "/")
-    c.click("#shared-connections button:has-text('Remove my access')")
+    follow(c, "#shared-connections button:has-text('Remove my access')")
     assert c.locator("#shared-connections").count() == 0
     a.reload()
     assert states(a)["peppol_sales"] == "revoked"
@@ -190,18 +191,18 @@ def test_existing_user_forwarded_and_expired_links(server, browser, shot):
     sign_up_verified(c, server, "jan@bakkerij.test", "Jan", "Bakkerij Peeters")
 
     # An existing user, signed out, opens the link, logs in and accepts only the purchase connection.
-    c.click("text=Log out")
+    follow(c, "text=Log out")
     share(a, server, org, "jan@bakkerij.test")
     link = server.mail.link(server.mail.wait_for("jan@bakkerij.test", "Bakkerij Peeters"))
     c.goto(link)
-    c.click("text=Continue")
-    c.click("main a:has-text('Log in')")
+    follow(c, "text=Continue")
+    follow(c, "main a:has-text('Log in')")
     c.fill("input[name=email]", "jan@bakkerij.test")
     c.fill("input[name=password]", "a long passphrase")
-    c.click("button[type=submit]")
+    follow(c, "button[type=submit]")
     assert c.url.endswith("/invite")
     c.locator("#accept-form input[value=peppol_sales]").set_checked(False)
-    c.click("#accept-form button[type=submit]")
+    follow(c, "#accept-form button[type=submit]")
     assert c.locator("#shared-connections li").count() == 1
     a.reload()
     assert states(a) == {"peppol_purchase": "active", "peppol_sales": "declined"}
@@ -212,7 +213,7 @@ def test_existing_user_forwarded_and_expired_links(server, browser, shot):
     share(a, server, org, "boekhouding@bakkerij.test", ("peppol_sales",))
     forwarded = server.mail.link(server.mail.wait_for("boekhouding@bakkerij.test", "Bakkerij Peeters"))
     c.goto(forwarded)
-    c.click("text=Continue")
+    follow(c, "text=Continue")
     assert c.locator("h2").first.inner_text() == "This invitation is for another address"
     shot(c, "13-forwarded-link-other-account-phone")
     a.reload()
@@ -247,7 +248,7 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     a.fill("input[name=client_identifier]", "0208:0314595348")
     a.fill("input[name=software_package]", "Boekhoudpakket X")
     a.check("input[value=intermediary]")
-    a.click("main button[type=submit]")
+    follow(a, "main button[type=submit]")
     assert a.locator(".request[data-status=pending]").count() == 1
     shot(a, "15-accountant-requests-pending")
 
@@ -257,14 +258,14 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     c = cli.new_page()
     c.goto(server.mail.link(mail))
     assert "Authorisation request" in c.locator("h1").inner_text()
-    c.click("text=Continue")
-    c.click("main a:has-text('Sign up')")
+    follow(c, "text=Continue")
+    follow(c, "main a:has-text('Sign up')")
     c.fill("input[name=password]", "a long passphrase")
-    c.click("button[type=submit]")
+    follow(c, "button[type=submit]")
     assert "/inbox/requests/" in c.url  # the requester's details first (W3.3)
     assert "Boekhouder & Co" in c.locator("dl.facts").inner_text()
     shot(c, "16-client-request-phone")
-    c.click("main button:has-text('Accept')")
+    follow(c, "main button:has-text('Accept')")
     assert "is now authorised" in c.locator(".flash").inner_text()
     c.goto(server.base_url + "/inbox/requests")
     assert c.locator(".request[data-status=accepted]").count() == 1
@@ -275,14 +276,14 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     a.goto(server.base_url + "/requests?status=accepted")
     assert a.locator(".request[data-status=accepted]").count() == 1
     a.goto(server.base_url + "/clients")
-    a.click("text=Slagerij Jansen")
-    a.click("tr[data-kind=peppol_sales] th a")
+    follow(a, "text=Slagerij Jansen")
+    follow(a, "tr[data-kind=peppol_sales] th a")
     content = (testdata / "peppol-bis-invoice-3" / "examples" / "base-example.xml").read_bytes()
     content = content.replace(b'<cbc:EndpointID schemeID="0088">9482348239847239874</cbc:EndpointID>',
                               b'<cbc:EndpointID schemeID="0208">0314595348</cbc:EndpointID>')
     a.set_input_files("input[name=document]", files=[
         {"name": "invoice.xml", "mimeType": "application/xml", "buffer": content}])
-    a.click("main button:has-text('Send')")
+    follow(a, "main button:has-text('Send')")
     assert "queued" in a.locator(".flash").inner_text()
     row = a.locator("table.docs tbody tr")
     assert row.count() == 1 and row.locator("[class^=state]").inner_text() == "created"
@@ -297,23 +298,23 @@ def test_colleague_joins_by_invitation_and_gets_a_role(server, browser, shot):
     sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
     a.goto(server.base_url + "/team")
     a.fill("#team-invite input[name=email]", "carla@boekhouder.test")
-    a.click("#team-invite button")
+    follow(a, "#team-invite button")
     link = server.mail.link(server.mail.wait_for("carla@boekhouder.test", "join Boekhouder & Co"))
     col = browser.new_context(viewport=PHONE)
     c = col.new_page()
     c.goto(link)
     assert c.locator("h1").inner_text() == "Join Boekhouder & Co"
-    c.click("text=Continue")
-    c.click("main a:has-text('Sign up')")
+    follow(c, "text=Continue")
+    follow(c, "main a:has-text('Sign up')")
     assert c.locator("input[name=email]").input_value() == "carla@boekhouder.test"
     c.fill("input[name=password]", "a long passphrase")
-    c.click("button[type=submit]")
+    follow(c, "button[type=submit]")
     assert "Welcome" in c.locator("h1").inner_text()
     a.reload()
     item = a.locator("#team li[data-email='carla@boekhouder.test']")
     assert item.locator(".tag").inner_text() == "basic"
     item.locator("select").select_option("advanced")
-    item.locator("button").click()
+    follow(a, item.locator("button"))
     assert a.locator("#team li[data-email='carla@boekhouder.test'] .tag").inner_text() == "advanced"
     shot(a, "19-team")
     # The link worked once.

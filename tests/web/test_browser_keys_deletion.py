@@ -8,6 +8,8 @@ import zipfile
 import httpx
 import pytest
 
+from tests.web.browsing import follow
+
 from .test_browser import DESKTOP, add_organisation, sign_up_verified
 from .test_keys_api import outbox_entry
 
@@ -21,9 +23,9 @@ def test_admin_issues_a_key_then_exports_and_deletes_the_organisation(server, br
     org = add_organisation(page, server, "Bakkerij Peeters", "0208:0123456749")
     entry = outbox_entry(server, org, "iso6523-actorid-upis::0208:0123456749")
 
-    page.click("text=Connection keys")
+    follow(page, "text=Connection keys")
     page.fill("input[name=name]", "Bookkeeping")
-    page.click("text=Issue key")
+    follow(page, "text=Issue key")
     secret = page.locator("#issued-key code.secret").inner_text()
     shot(page, "30-key-issued")
     bearer = {"Authorization": f"Bearer {secret}"}
@@ -33,18 +35,18 @@ def test_admin_issues_a_key_then_exports_and_deletes_the_organisation(server, br
     assert page.locator(".key-status").inner_text() == "active"
 
     page.goto(f"{server.base_url}/orgs/{org}")
-    page.click("text=Delete this organisation")
+    follow(page, "text=Delete this organisation")
     with page.expect_download() as download:
         page.click("#export")
     with zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes())) as zf:
         assert len(zf.namelist()) == 1
     page.check("#delete-form input[name=export_acknowledged]")
-    page.click("#delete-form button")
+    follow(page, "#delete-form button")
     shot(page, "31-deletion-requested")
     page.goto(server.base_url + "/")
-    page.click(".deletion-pending a")  # the home page points admins to what waits for their approval
+    follow(page, ".deletion-pending a")  # the home page points admins to what waits for their approval
     page.fill("#approve-form input[name=password]", "a long passphrase")
-    page.click("#approve-form button")
+    follow(page, "#approve-form button")
     assert "Bakkerij Peeters" not in page.content()
     assert page.goto(f"{server.base_url}/orgs/{org}").status == 403
     assert httpx.get(f"{server.base_url}/api/v1/documents/{entry}", headers=bearer).status_code == 401
