@@ -24,3 +24,14 @@ def test_load_benchmark_short_mode_stores_exactly_what_it_acknowledges() -> None
     assert figures["stored"] == figures["receipts"]
     assert figures["errors"] == {}, figures["errors"]
     assert figures["latency_ms"]["p50"] <= figures["latency_ms"]["p99"] <= figures["latency_ms"]["max"]
+
+
+def test_a_used_up_pool_ends_the_run_early_and_is_not_an_error() -> None:
+    """A machine faster than the pool is sized for must not turn green into red: the run just ends."""
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks/load.py"), "--short", "--pool", "12", "--json"],
+                            capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["errors"] == {}, figures["errors"]
+    assert figures["stopped_by"] == "pool used up"
+    assert figures["receipts"] == figures["stored"] == 12
