@@ -52,7 +52,7 @@ def identity(settings: Settings) -> dict[str, str]:
         "seat_id": settings.node.seat_id,
         "mode": settings.node.mode,
         "as4_endpoint": settings.node.public_url.rstrip("/") + "/as4",
-        "smp_url": (settings.smp.url or settings.node.public_url).rstrip("/"),
+        "smp_url": settings.smp_public_url,
         "database": _redact(settings.database_url),
         "trust": settings.pki.trust,
     }

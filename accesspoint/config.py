@@ -116,7 +116,8 @@ class SmlSettings:
 
 @dataclass(frozen=True)
 class SmpSettings:
-    #: Base URL under which this node publishes its SMP (empty = public_url).
+    #: Base URL under which this node publishes its SMP (empty = [node] public_url + "/smp",
+    #: where `serve` mounts it).
     url: str = ""
     write_token: str = field(default="", repr=False)
 
@@ -204,6 +205,11 @@ class Settings:
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
             return prefix + str(self.path(url[len(prefix):]))
         return url
+
+    @property
+    def smp_public_url(self) -> str:
+        """Our SMP's base URL as the SML publishes it (NAPTR) and ServiceGroup hrefs carry it."""
+        return (self.smp.url or self.node.public_url.rstrip("/") + "/smp").rstrip("/")
 
     @property
     def production(self) -> bool:

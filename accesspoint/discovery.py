@@ -52,7 +52,7 @@ class Discovery:
     @property
     def smp_public_url(self) -> str:
         """The SMP base URL published in the SML (NAPTR) and used in ServiceGroup hrefs."""
-        return (self.settings.smp.url or self.settings.node.public_url.rstrip("/") + "/smp").rstrip("/")
+        return self.settings.smp_public_url
 
     @property
     def management_url(self) -> str:
@@ -65,7 +65,11 @@ class Discovery:
 
     @property
     def dns_resolver(self) -> str | None:
-        return self.settings.sml.dns or None
+        """`[sml] dns`; when empty, our local SML's DNS if we run one, else the system resolver."""
+        s = self.settings.sml
+        if s.dns:
+            return s.dns
+        return f"{s.dns_host}:{s.dns_port}" if s.local else None
 
     # -- TLS ----------------------------------------------------------------------------
     def client_tls(self) -> ssl.SSLContext:
@@ -118,6 +122,9 @@ class Discovery:
         try:
             info = await client.read_smp()
         except sml.NotFoundFault:
+            # The SML answers an unknown SMP with a SOAP NotFound fault, which SOAP 1.1 sends as
+            # HTTP 500: expected once, on the first start against an SML.
+            log.info("SMP %s is not yet known at the SML %s: registering it", self.smp_id, self.management_url)
             await client.create_smp(self.smp_public_url, "127.0.0.1")
             log.info("registered SMP %s at the SML %s", self.smp_id, self.management_url)
             return

@@ -66,7 +66,8 @@ zone = {_toml_str(zone)}              # production | test | test-ec | a custom z
 local = {str(sml_local).lower()}                        # run a local SML (SOAP API + DNS) in this node
 dns_port = {dns_port}                      # local SML: DNS (UDP+TCP) on 127.0.0.1
 soap_port = {soap_port}                     # local SML: SOAP API (HTTPS, mutual TLS with SMP certs)
-dns = {_toml_str(dns)}               # resolver for lookups, host:port; empty = system resolver
+dns = {_toml_str(dns)}                            # resolver for lookups, host:port; empty = the local SML's DNS
+                                    # above when local = true, else the system resolver
 management_url = {_toml_str(management_url)}                 # the SML our SMP registers at; empty = our local SML
 
 [smtp]
@@ -123,8 +124,7 @@ def init_node(
 
     dns_port = dns_port if dns_port is not None else port + 2
     soap_port = soap_port if soap_port is not None else port + 1
-    if dns is None:
-        dns = f"127.0.0.1:{dns_port}" if sml_local else ""
+    dns = dns or ""  # empty: the local SML's own DNS (dns_port) when local = true, else the system's
     text = render_config(
         seat_id=seat.value, name=name or directory.name, port=port, zone=zone, sml_local=sml_local, dns=dns,
         dns_port=dns_port, soap_port=soap_port, management_url=management_url, smtp_port=smtp_port,

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName",
+                                                                        "color_message"}  # uvicorn's ANSI copy
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,3 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # httpx logs every request at INFO ("HTTP Request: POST ... 500"): the node logs what its
+    # calls mean instead (SML registration, deliveries), so only their warnings get through.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -190,11 +190,18 @@ class Node:
 
     @contextlib.asynccontextmanager
     async def _smp_registration(self) -> AsyncIterator[None]:
-        """Register our SMP at the SML once it answers; a node whose SML is down still starts."""
+        """Register our SMP at the SML, then finish the participant registrations that wait for it
+        (`accesspoint.network`); a node whose SML is down still starts, and tries again next start."""
+        from accesspoint import network
+
         try:
             await self.discovery.ensure_smp_registered()
+            network.publish_mls_participant(self)
+            for r in await network.sync_sml(self):
+                if r.sml_state in ("pending", "refused"):
+                    log.warning("participant %s: SML registration %s: %s", r.participant_id, r.sml_state, r.detail)
         except Exception as exc:  # noqa: BLE001 - composition root: log and serve anyway
-            log.warning("could not register our SMP at the SML %s: %s", self.discovery.management_url, exc)
+            log.warning("could not register at the SML %s: %s", self.discovery.management_url, exc)
         yield
 
     def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:

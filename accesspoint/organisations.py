@@ -9,6 +9,7 @@ connections and its participant identifiers checked by `ubl`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,13 +20,28 @@ import ubl
 from accesspoint.db.tables.organisations import Environment, Organisation, OrganisationIdentifier
 from accesspoint.db.tables.sharing import Connection
 
-__all__ = ["OrganisationExists", "register_organisation"]
+__all__ = ["OrganisationExists", "OrganisationSummary", "UnknownParticipant", "list_organisations",
+           "register_organisation", "set_receive"]
 
 OPERATOR_ENVIRONMENT = "operator"
 
 
 class OrganisationExists(Exception):
     """One of the identifiers already belongs to an organisation on this node."""
+
+
+class UnknownParticipant(Exception):
+    """No organisation on this node has this participant id."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationSummary:
+    id: int
+    name: str
+    status: str
+    send: bool
+    receive: bool
+    participant_ids: tuple[ubl.ParticipantId, ...]
 
 
 def register_organisation(
@@ -65,3 +81,29 @@ def register_organisation(
         for kind in shares.CONNECTION_KINDS:
             db.add(Connection(organisation_id=org.id, kind=kind, created_at=now))
         return org.id
+
+
+def _organisation_of(db: Session, pid: ubl.ParticipantId) -> Organisation:
+    org = db.scalar(sa.select(Organisation).join(OrganisationIdentifier).where(
+        OrganisationIdentifier.scheme == pid.scheme, OrganisationIdentifier.value == pid.value))
+    if org is None:
+        raise UnknownParticipant(f"no organisation on this node has the participant id {pid.value}")
+    return org
+
+
+def set_receive(sessions: sessionmaker[Session], participant_ids: Sequence[ubl.ParticipantId], receive: bool) -> None:
+    """Record that the organisations of `participant_ids` receive (or no longer receive) on this node.
+
+    The network side (SMP, SML) is `accesspoint.network`'s; this is the organisation's own flag.
+    """
+    with sessions.begin() as db:
+        for pid in participant_ids:
+            _organisation_of(db, pid).peppol_receive = receive
+
+
+def list_organisations(sessions: sessionmaker[Session]) -> list[OrganisationSummary]:
+    with sessions() as db:
+        orgs = db.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+        return [OrganisationSummary(
+            o.id, o.name, o.status, o.peppol_send, o.peppol_receive,
+            tuple(ubl.ParticipantId.parse(f"{i.scheme}::{i.value}") for i in o.identifiers)) for o in orgs]

@@ -125,7 +125,9 @@ class HttpsServer:
             if self.client_ca
             else ssl.CERT_NONE,
             lifespan="off",
-            log_level="warning",
+            # No log_config and no log_level: either would reconfigure the process-wide
+            # "uvicorn" loggers and silence the embedding program's own server lines.
+            log_config=None,
             # An idle TLS keep-alive client that never answers close_notify must not hold
             # the embedding program's shutdown open.
             timeout_graceful_shutdown=2,

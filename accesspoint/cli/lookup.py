@@ -15,7 +15,7 @@ import json
 import ssl
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from cryptography import x509
@@ -24,6 +24,10 @@ import certs
 import sml
 import smp
 import ubl
+from accesspoint.config import ConfigError
+
+if TYPE_CHECKING:
+    from accesspoint.node import Node
 
 __all__ = ["register", "certificate_json"]
 
@@ -35,9 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="document type id (default: BIS Billing 3.0 invoice)")
     parser.add_argument("--process", default=str(ubl.BIS_BILLING_PROCESS),
                         help="process id (default: BIS Billing 3.0)")
-    parser.add_argument("--zone", default="production",
-                        help="production, test, ec-production, ec-test or a zone domain (default: production)")
-    parser.add_argument("--dns", metavar="HOST:PORT", help="DNS server to ask (default: the system's resolver)")
+    parser.add_argument("--zone",
+                        help="production, test, ec-production, ec-test or a zone domain "
+                             "(default: the --node's zone, else production)")
+    parser.add_argument("--dns", metavar="HOST:PORT",
+                        help="DNS server to ask (default: the --node's resolver, else the system's)")
+    parser.add_argument("--node", metavar="DIR",
+                        help="look up as this node would: its zone, DNS resolver, trusted CAs and TLS CA "
+                             "(each explicit option still wins); needed for a local test PKI")
     parser.add_argument("--smp", metavar="URL", help="skip DNS and ask this SMP")
     parser.add_argument("--trust-smp", metavar="CA", action="append",
                         help="PEM file(s) with the Peppol root + SMP CA + AP CA to trust "
@@ -83,13 +92,21 @@ async def _run(args: argparse.Namespace, out: dict[str, Any]) -> int:
         pid = ubl.ParticipantId.parse(args.pid)
         doctype = ubl.DocumentTypeId.parse(args.doctype)
         process = ubl.ProcessId.parse(args.process)
-        zone = sml.Zone.named(args.zone)
+        node = _node(args.node) if args.node else None
+        zone = sml.Zone.named(args.zone or (node.settings.sml.zone if node else "production"))
+        if node is not None:
+            args.dns = args.dns or node.discovery.dns_resolver
+            tls_ca = node.settings.pki.tls_ca
+            if not args.tls_ca and tls_ca and node.settings.path(tls_ca).exists():
+                args.tls_ca = str(node.settings.path(tls_ca))
         at = _parse_at(args.at)
         if args.trust_smp:
             trust = certs.TrustStore.from_pem_files(args.trust_smp)
+        elif node is not None:
+            trust = node.trust
         else:
             trust = certs.TrustStore.builtin("test" if "test" in zone.label or ".test." in zone.domain else "production")
-    except (ubl.UblError, ValueError, certs.CertError, OSError) as exc:
+    except (ubl.UblError, ValueError, certs.CertError, OSError, ConfigError) as exc:
         out["error"] = _error("input", exc)
         return 2
     out.update(participant=str(pid), document_type=str(doctype), process=str(process), zone=zone.domain,
@@ -127,6 +144,12 @@ async def _run(args: argparse.Namespace, out: dict[str, Any]) -> int:
         smp_signer=found.signer.subject if found.signer else None,
     )
     return 0
+
+
+def _node(directory: str) -> Node:
+    from accesspoint.node import Node
+
+    return Node.open(directory)
 
 
 def _lookup(args: argparse.Namespace) -> int:

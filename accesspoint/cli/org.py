@@ -1,21 +1,79 @@
-"""`peppol-node org add`: register one of the node's own organisations (operator path)."""
+"""`peppol-node org add|update|list`: the node's own organisations and whether they receive here (operator path).
+
+Receiving makes a participant discoverable: published in our SMP and registered at the SML
+(`accesspoint.network`). With the local SML, whose SOAP API runs inside `serve`, a node that is
+not serving records the registration and `serve` completes it at start-up; the command says so.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ubl
+    from accesspoint.network import Registration
+    from accesspoint.node import Node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("org", help="the node's organisations")
+    p = subparsers.add_parser("org", help="the node's own organisations and whether they receive here")
     sub = p.add_subparsers(dest="org_command", metavar="ACTION", required=True)
+
     a = sub.add_parser("add", help="register an organisation with its participant ids")
-    a.add_argument("directory")
-    a.add_argument("name")
-    a.add_argument("pids", nargs="+", metavar="PID", help="participant ids, e.g. 0208:0123456749")
-    a.add_argument("--receive", action="store_true", help="it receives documents on this node (off by default)")
+    a.add_argument("directory", help="the node directory (made by `peppol-node init`)")
+    a.add_argument("name", help='the organisation\'s legal name, e.g. "Bakkerij Peeters NV"')
+    a.add_argument("pids", nargs="+", metavar="PID", help="participant ids, e.g. 0208:0123456749 (KBO) or 0106:12345678")
+    a.add_argument("--receive", action="store_true",
+                   help="it receives documents on this node: publish it in our SMP and register it at the SML")
     a.add_argument("--no-send", dest="send", action="store_false", help="it does not send from this node")
     a.set_defaults(handler=cmd_add)
+
+    u = sub.add_parser("update", help="switch receiving on this node on or off for an organisation's participant ids")
+    u.add_argument("directory", help="the node directory")
+    u.add_argument("pids", nargs="+", metavar="PID", help="participant ids of one of the node's organisations")
+    group = u.add_mutually_exclusive_group(required=True)
+    group.add_argument("--receive", dest="receive", action="store_true",
+                       help="publish in our SMP and register at the SML")
+    group.add_argument("--no-receive", dest="receive", action="store_false",
+                       help="remove from our SMP and deregister at the SML (senders then find no endpoint)")
+    u.set_defaults(handler=cmd_update)
+
+    ls = sub.add_parser("list", help="the organisations on this node, their ids and network registration")
+    ls.add_argument("directory", help="the node directory")
+    ls.set_defaults(handler=cmd_list)
+
+
+def _say_registrations(node: Node, registrations: list[Registration]) -> None:
+    for r in registrations:
+        if r.sml_state == "pending" and node.settings.sml.local and not node.settings.sml.management_url:
+            print(f"  {r.participant_id}: published in our SMP; the local SML runs inside `peppol-node serve`,"
+                  " which registers it there when it starts")
+        elif r.sml_state == "pending":
+            print(f"  {r.participant_id}: published in our SMP; SML registration pending ({r.detail});"
+                  " `peppol-node serve` tries again when it starts")
+        elif r.sml_state == "refused":
+            print(f"  {r.participant_id}: NOT discoverable through us: {r.detail}")
+        else:
+            print(f"  {r.participant_id}: {'published in our SMP and ' if r.receive else 'removed from our SMP and '}"
+                  f"{r.sml_state} at the SML {node.discovery.management_url}")
+
+
+async def _apply(node: Node, pids: list[ubl.ParticipantId], receive: bool) -> list[Registration]:
+    import httpx
+
+    from accesspoint import network
+
+    try:
+        for pid in pids:
+            (network.publish if receive else network.withdraw)(node, pid)
+        # Fast: an SML that is not up (our local one while `serve` is down) is not waited for.
+        node.discovery.sml_http.timeout = httpx.Timeout(10, connect=2)
+        return await network.sync_sml(node, pids)
+    finally:
+        await node.discovery.aclose()
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -33,4 +91,48 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(f"peppol-node org add: {exc}", file=sys.stderr)
         return 1
     print(f"organisation {org_id} {args.name!r} registered with {', '.join(args.pids)}")
+    if args.receive:
+        pids = [ubl.ParticipantId.parse(p) for p in args.pids]
+        _say_registrations(node, asyncio.run(_apply(node, pids, True)))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    import ubl
+    from accesspoint.config import ConfigError
+    from accesspoint.node import Node
+    from accesspoint.organisations import UnknownParticipant, set_receive
+
+    try:
+        node = Node.open(args.directory)
+        node.migrate()
+        pids = [ubl.ParticipantId.parse(p) for p in args.pids]
+        set_receive(node.sessions, pids, args.receive)
+    except (ConfigError, ubl.IdentifierError, UnknownParticipant) as exc:
+        print(f"peppol-node org update: {exc}", file=sys.stderr)
+        return 1
+    _say_registrations(node, asyncio.run(_apply(node, pids, args.receive)))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from accesspoint import network
+    from accesspoint.config import ConfigError
+    from accesspoint.node import Node
+    from accesspoint.organisations import list_organisations
+
+    try:
+        node = Node.open(args.directory)
+        node.migrate()
+    except ConfigError as exc:
+        print(f"peppol-node org list: {exc}", file=sys.stderr)
+        return 1
+    states = {r.participant_id: r for r in network.registrations(node)}
+    for org in list_organisations(node.sessions):
+        print(f"{org.id:>5}  {org.name}  ({org.status}; send {'on' if org.send else 'off'},"
+              f" receive {'on' if org.receive else 'off'})")
+        for pid in org.participant_ids:
+            r = states.get(str(pid))
+            sml_state = f"SML {r.sml_state}" + (f": {r.detail}" if r.detail else "") if r else "not published"
+            print(f"       {pid}  {sml_state}")
     return 0

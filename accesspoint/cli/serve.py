@@ -1,24 +1,108 @@
-"""`peppol-node serve DIR`: the node as one HTTPS ASGI application under uvicorn."""
+"""`peppol-node serve DIR`: the node as one HTTPS ASGI application under uvicorn.
+
+Before anything starts, every port the node will listen on is tried (the HTTPS socket is
+bound here and handed to uvicorn; the local SML's SOAP and DNS ports are test-bound), so a
+port that another program (or a second node made with the same `init --port`) holds ends the
+command with the port and the config key that sets it, instead of a traceback after start-up.
+When everything listens, one `listening` line per listener gives its URL; one line on shutdown.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import socket
 import ssl
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from accesspoint.config import ConfigError, load_settings
 from accesspoint.logs import configure_logging
 
+if TYPE_CHECKING:
+    from accesspoint.config import Settings
+
+log = logging.getLogger("accesspoint.serve")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help="run the node: AS4, SMP, local SML, web app and API over HTTPS")
-    p.add_argument("directory")
-    p.add_argument("--host", help="override [http] host")
-    p.add_argument("--port", type=int, help="override [http] port")
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
+    p.add_argument("--host", help="listen on this address instead of [http] host")
+    p.add_argument("--port", type=int, help="listen on this port instead of [http] port")
     p.add_argument("--no-tls", action="store_true",
                    help="plain HTTP (only behind a TLS-terminating proxy, or for loopback tests)")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   type=str.upper, help="log level of the JSON log lines on stderr (default INFO)")
     p.set_defaults(handler=cmd_serve)
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One address the node listens on, with the config key an operator changes to move it."""
+
+    name: str
+    url: str
+    host: str
+    port: int
+    key: str
+    udp: bool = False
+
+
+def listeners(settings: Settings, host: str, port: int, *, tls: bool) -> list[Listener]:
+    shown = f"[{host}]" if ":" in host else host
+    out = [Listener("web app, AS4 (/as4), SMP (/smp)", f"{'https' if tls else 'http'}://{shown}:{port}",
+                    host, port, "[http] port")]
+    s = settings.sml
+    if s.local:
+        out.append(Listener("local SML SOAP API", f"https://127.0.0.1:{s.soap_port}", "127.0.0.1", s.soap_port,
+                            "[sml] soap_port"))
+        out.append(Listener(f"local SML DNS for {s.zone}", f"dns://{s.dns_host}:{s.dns_port}", s.dns_host, s.dns_port,
+                            "[sml] dns_port", udp=True))
+    return out
+
+
+class PortInUse(Exception):
+    def __init__(self, listener: Listener, exc: OSError) -> None:
+        taken = exc.errno == errno.EADDRINUSE
+        super().__init__(
+            f"port {listener.port} ({listener.key}, {listener.name}) is "
+            + ("already in use" if taken else f"not available ({exc.strerror or exc})")
+            + f" on {listener.host}"
+            + (": stop what holds it, or choose another port in node.toml / with PEPPOL_* overrides" if taken else ""))
+
+
+def _socket(host: str, kind: int) -> socket.socket:
+    return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
+
+
+def bind_https(listener: Listener) -> socket.socket:
+    sock = _socket(listener.host, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it each small answer waits for a delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((listener.host, listener.port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(listener, exc) from None
+    sock.listen(2048)
+    return sock
+
+
+def preflight(listener: Listener) -> None:
+    """Try the port the way its server will bind it, then let go (it binds it itself during start-up)."""
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if listener.udp else [])
+    for kind in kinds:
+        with _socket(listener.host, kind) as sock:
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((listener.host, listener.port))
+            except OSError as exc:
+                raise PortInUse(listener, exc) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -33,9 +117,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"peppol-node serve: {exc}", file=sys.stderr)
         return 1
-    node = Node(settings)
     host = args.host or settings.http.host
     port = args.port if args.port is not None else settings.http.port
+    wanted = listeners(settings, host, port, tls=not args.no_tls)
+    try:
+        sock = bind_https(wanted[0])
+    except PortInUse as exc:
+        print(f"peppol-node serve: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for listener in wanted[1:]:
+            preflight(listener)
+    except PortInUse as exc:
+        sock.close()
+        print(f"peppol-node serve: {exc}", file=sys.stderr)
+        return 1
+    wanted[0] = Listener(wanted[0].name, wanted[0].url.rsplit(":", 1)[0] + f":{sock.getsockname()[1]}",
+                         host, sock.getsockname()[1], wanted[0].key)
+
+    node = Node(settings)
     tls: dict[str, object] = {}
     if not args.no_tls:
         tls = {
@@ -46,12 +146,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS",
         }
     config = uvicorn.Config(
-        create_app(node), host=host, port=port, log_config=None, access_log=False,
+        create_app(node), log_config=None, access_log=False,
         timeout_keep_alive=30, limit_concurrency=1000,
         # On SIGTERM, finish what is in flight but do not wait forever for idle keep-alive
         # connections: stored messages are durable, a cut-off sender retries.
         timeout_graceful_shutdown=10, **tls,
     )
-    server = uvicorn.Server(config)
-    server.run()
+    server = _server(config, wanted)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0 if server.started else 1
+
+
+def _server(config: Any, wanted: list[Listener]) -> Any:
+    """uvicorn's Server, saying where the node listens once all of it does, and when it stops."""
+    import uvicorn
+
+    class NodeServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # the lifespan (migrations, local SML, ...) is up and the socket serves
+                for listener in wanted:
+                    log.info("listening: %s on %s", listener.name, listener.url,
+                             extra={"event": "listening", "url": listener.url, "config_key": listener.key})
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            log.info("stopped: no longer listening on %s", ", ".join(w.url for w in wanted),
+                     extra={"event": "stopped"})
+
+    return NodeServer(config)

@@ -94,7 +94,8 @@ def test_serve_publishes_participants_through_its_smp_and_local_sml(tmp_path: Pa
             assert group.status_code == 200 and b"ServiceGroup" in group.content
         trust = tmp_path / "trust.pem"
         trust.write_bytes(b"".join((node / "pki" / f).read_bytes() for f in ("root.cert.pem", "ap-ca.cert.pem", "smp-ca.cert.pem")))
-        found = run_cli("lookup", "0208:0123456749", "--zone", config["sml"]["zone"], "--dns", config["sml"]["dns"],
+        found = run_cli("lookup", "0208:0123456749", "--zone", config["sml"]["zone"],
+                        "--dns", f"127.0.0.1:{config['sml']['dns_port']}",
                         "--trust-smp", str(trust), "--tls-ca", str(node / "keys/tls-ca.cert.pem"))
         result = json.loads(found.stdout)
         # Registered at the SML (DNS answers with our SMP) but no document type published yet.

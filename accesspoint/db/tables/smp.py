@@ -29,3 +29,22 @@ class SmpService(Base):
     xml: Mapped[bytes] = mapped_column(sa.LargeBinary)
     updated_at: Mapped[sa.DateTime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class NetworkRegistration(Base):
+    """Whether a participant should receive on this node, and where its SML registration stands.
+
+    The SMP rows above say what we publish; this says what the SML was told. Registering at the SML
+    needs the SML to answer, which a command run while `serve` is down (local SML) or while the SML
+    is unreachable cannot wait for, so the wish is written first (`sml_state = "pending"`) and
+    `serve` finishes it at start-up. States: pending | registered | withdrawn | refused (another
+    SMP holds the participant: it receives at another access point).
+    """
+
+    __tablename__ = "network_registration"
+
+    participant_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    receive: Mapped[bool] = mapped_column(sa.Boolean)
+    sml_state: Mapped[str] = mapped_column(sa.String(20))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True))
