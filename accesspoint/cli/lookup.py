@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tls-ca", metavar="PEM", help="CA file for the SMP's HTTPS certificate (default: system)")
     parser.add_argument("--allow-http", action="store_true", help="accept http:// SMPs and endpoints (not Peppol)")
     parser.add_argument("--at", metavar="TIME", help="ISO time to evaluate certificates and dates at (default: now)")
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per DNS or HTTP step (default 10)")
     parser.set_defaults(handler=_lookup)
 
 

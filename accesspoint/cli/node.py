@@ -15,7 +15,7 @@ from accesspoint.config import DEFAULT_SEAT, ConfigError, load_settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("init", help="create a node directory on the embedded defaults")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     p.add_argument("--seat", default=DEFAULT_SEAT, help="Peppol seat id (CN of the AP certificate)")
     p.add_argument("--name", help="a display name for the node")
     p.add_argument("--port", type=int, default=8443, help="HTTPS port the node will serve on")
@@ -27,22 +27,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dns", metavar="HOST:PORT", help="DNS resolver for participant lookups")
     p.add_argument("--dns-port", type=int, help="local SML DNS port (default: port + 2)")
     p.add_argument("--soap-port", type=int, help="local SML SOAP port (default: port + 1)")
-    p.add_argument("--smtp-port", type=int, default=25)
+    p.add_argument("--smtp-port", type=int, default=25, help="port of the SMTP relay for outgoing mail (default 25)")
     p.set_defaults(handler=cmd_init)
 
     p = subparsers.add_parser("check", help="validate a node's config, keys, chains, revocation and database")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(handler=cmd_check)
 
     p = subparsers.add_parser("migrate", help="apply database migrations")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     p.set_defaults(handler=cmd_migrate)
 
     p = subparsers.add_parser("pki", help="the node's local test PKI")
     sub = p.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
     r = sub.add_parser("revoke", help="revoke one of the node's certificates in its local test PKI")
-    r.add_argument("directory")
+    r.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     r.add_argument("which", choices=["ap", "smp"], help="which of the node's certificates")
     r.set_defaults(handler=cmd_revoke)
 

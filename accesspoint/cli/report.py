@@ -13,7 +13,7 @@ from accesspoint.reporting import build_eusr, build_tsr, load_records, month_per
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="build the monthly Peppol Reporting TSR and EUSR")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     p.add_argument("--month", required=True, help="the reporting month, YYYY-MM (UTC)")
     p.add_argument("--out", type=Path,
                    help="write FILE-tsr.xml and FILE-eusr.xml (default: print both to stdout)")

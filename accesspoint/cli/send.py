@@ -23,16 +23,16 @@ from accesspoint.node import Node
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("send", help="submit a document (UBL or SBD) for delivery")
-    p.add_argument("directory")
-    p.add_argument("file", type=Path)
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
+    p.add_argument("file", type=Path, help="a UBL invoice or credit note, or a complete SBD")
     p.add_argument("--email", help="address for the email fallback when the buyer is not on Peppol")
     p.add_argument("--queue-only", action="store_true", help="only queue it; a running node delivers it")
     p.add_argument("--json", action="store_true", help="print the outbox entry as JSON")
     p.set_defaults(handler=cmd_send)
 
     p = subparsers.add_parser("deliver", help="run delivery workers on the node's outbox")
-    p.add_argument("directory")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("directory", help="the node directory (made by `peppol-node init`)")
+    p.add_argument("--workers", type=int, default=2, help="concurrent delivery workers (default 2)")
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is due")
     p.add_argument("--worker-id", help="name of this process's workers in events (default: random)")
     p.set_defaults(handler=cmd_deliver)

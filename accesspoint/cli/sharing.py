@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sharing", help="connection sharing: invitations and reminders")
     sub = p.add_subparsers(dest="sharing_command", metavar="ACTION", required=True)
     s = sub.add_parser("sweep", help="expire invitations past their expiry and send due reminders")
-    s.add_argument("directory")
+    s.add_argument("directory", help="the node directory (made by `peppol-node init`)")
     s.set_defaults(handler=cmd_sweep)
 
 

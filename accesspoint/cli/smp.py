@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="smp_command", metavar="SUBCOMMAND")
     commands.required = True
     inspect = commands.add_parser("inspect", help="verify a saved SMP answer (exit 0 only when valid)")
-    inspect.add_argument("file", type=Path)
+    inspect.add_argument("file", type=Path, help="an SMP ServiceMetadata or ServiceGroup XML file")
     inspect.add_argument("--trust", action="append", metavar="CA",
                          help="PEM file(s) with the root + SMP CA (repeatable; default: built-in G3 production + test)")
     inspect.add_argument("--at", metavar="TIME", help="ISO time to check at (default: now)")

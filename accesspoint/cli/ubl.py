@@ -43,7 +43,7 @@ _PDF_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("validate", help="validate UBL documents (XSD + official Schematron rules)")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="UBL invoices or credit notes to validate")
     p.add_argument("--rules", type=Path, help="directory with the compiled official XSLT rules")
     p.add_argument("--xsd", type=Path, help="UBL 2.1 schema folder (with maindoc/ and common/)")
     p.add_argument("--rule-set", action="append", default=[], metavar="NAME[@VERSION]",
@@ -52,9 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=validate_command)
 
     p = subparsers.add_parser("render", help="render an invoice or credit note as HTML and/or PDF")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--html", type=Path, metavar="OUT")
-    p.add_argument("--pdf", type=Path, metavar="OUT")
+    p.add_argument("file", type=Path, metavar="FILE", help="a UBL invoice or credit note")
+    p.add_argument("--html", type=Path, metavar="OUT", help="write the HTML rendering here")
+    p.add_argument("--pdf", type=Path, metavar="OUT", help="write the PDF rendering here")
     p.add_argument("--embedded-pdf", choices=[e.value for e in ubl.EmbeddedPdfPolicy], default="always",
                    help="when the document carries its own PDF: always generate ours, never, or only when none")
     p.add_argument("--font", type=Path, help="TrueType font for the PDF (default: DejaVu Sans if installed)")
@@ -64,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="rules_command", metavar="COMMAND")
     sub.required = True
     i = sub.add_parser("install", help="download a rules release, check its pinned SHA-256, unpack it")
-    i.add_argument("--name", choices=sorted(RELEASES), default="peppol")
-    i.add_argument("--version")
+    i.add_argument("--name", choices=sorted(RELEASES), default="peppol", help="which rules release (default peppol)")
+    i.add_argument("--version", help="release version (default: the pinned one)")
     i.add_argument("--url", help="download from here instead of the official release URL")
     i.add_argument("--sha256", help="expected SHA-256 of the archive (required where none is pinned)")
     i.add_argument("--dest", type=Path, help="install directory (default: the user cache)")
@@ -82,6 +82,10 @@ def validate_command(args: argparse.Namespace) -> int:
     xsd = args.xsd or (Path(os.environ["PEPPOL_UBL_XSD_DIR"]) if os.environ.get("PEPPOL_UBL_XSD_DIR") else None)
     if xsd is None:
         xsd = rules_cache.installed_xsd()
+    if rules is None and xsd is None:
+        _err("no validation rules: run `peppol-node rules install` (downloads the official Peppol BIS rules and"
+             " the UBL 2.1 schemas, SHA-256 checked), or pass --rules DIR / --xsd DIR")
+        return 2
     if xsd is not None and not (xsd / "maindoc").is_dir():
         _err(f"{xsd} has no maindoc/ folder")
         return 2

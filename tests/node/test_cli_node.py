@@ -64,3 +64,26 @@ def test_check_against_an_unmigrated_postgres_schema(tmp_path: Path, database_ur
     assert check.returncode == 1 and "migration(s) not applied" in check.stdout
     assert run_cli("migrate", str(node), env={"PEPPOL_DATABASE_URL": database_url}).returncode == 0
     assert run_cli("check", str(node), env={"PEPPOL_DATABASE_URL": database_url}).returncode == 0
+
+
+def test_every_command_and_argument_says_what_it_is_for() -> None:
+    """`peppol-node X --help` is the operator's manual: nothing in it may be unexplained."""
+    import argparse
+
+    from accesspoint.cli import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, sub in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(" ".join([*path, name]))
+                    walk(sub, [*path, name])
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(" ".join([*path, action.dest]))
+
+    walk(build_parser(), ["peppol-node"])
+    assert missing == []
