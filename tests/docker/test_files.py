@@ -180,3 +180,16 @@ def test_proxy_offers_only_tls_1_2_and_later_and_buffers_requests() -> None:
     assert re.search(r"^client_header_timeout \d+s;$", template, re.M)
     assert template.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2
     assert template.count("location = /metrics { return 404; }") == 2
+
+
+def test_image_installs_the_pinned_runtime_lock_with_hashes() -> None:
+    """The image gets what docker/requirements.lock pins, not whatever is newest on the build day."""
+    runs = [args for keyword, args in _instructions(DOCKERFILE.read_text()) if keyword == "RUN"]
+    assert any("--require-hashes" in r and "-r requirements.lock" in r for r in runs), runs
+    assert any("--no-deps" in r and r.rstrip().endswith(".") for r in runs), runs
+    copies = [args for keyword, args in _instructions(DOCKERFILE.read_text()) if keyword == "COPY"]
+    assert any("docker/requirements.lock" in c for c in copies)
+    lock = (DOCKER / "requirements.lock").read_text()
+    for name in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
+        bare = re.split(r"[<>=!~\[; ]", name, maxsplit=1)[0].lower().replace("_", "-")
+        assert re.search(rf"^{re.escape(bare)}==", lock, re.M | re.I), f"{bare} is not pinned in docker/requirements.lock"
