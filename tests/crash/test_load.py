@@ -35,3 +35,13 @@ def test_a_used_up_pool_ends_the_run_early_and_is_not_an_error() -> None:
     assert figures["errors"] == {}, figures["errors"]
     assert figures["stopped_by"] == "pool used up"
     assert figures["receipts"] == figures["stored"] == 12
+
+
+def test_live_mode_seals_while_sending_and_says_so() -> None:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks/load.py"), "--short", "--live", "--json"],
+                            capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["mode"].startswith("sender included")
+    assert figures["errors"] == {} and figures["receipts"] == figures["stored"] > 0
+    assert figures["stopped_by"] == "time"
