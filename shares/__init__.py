@@ -26,6 +26,7 @@ from .errors import (
     ShareError,
     ShareErrorCode,
 )
+from .mandates import AcceptAs, IdentifierHolder, accept_as, check_acceptable, consent_text
 from .messages import (
     InviteMail,
     Mailer,
@@ -71,4 +72,5 @@ __all__ = [
     "RateLimit", "RATE_LIMITS", "PAYERS",
     "Mailer", "InviteMail", "build_invite_mail", "build_request_mail", "build_verification_mail",
     "build_outcome_mail", "build_colleague_mail",
+    "AcceptAs", "IdentifierHolder", "accept_as", "check_acceptable", "consent_text",
 ]

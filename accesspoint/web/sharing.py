@@ -190,8 +190,6 @@ def _pending_view(r: Req) -> tuple[str, invites.InviteView]:
 
 CONSENT_SHARE = ("I confirm that I want access to the connections ticked above of {org} ({ids}), "
                  "shared by {firm}.")
-CONSENT_REQUEST = ("I authorise {firm} to manage Peppol e-invoicing for {org} ({ids}); transaction costs "
-                   "are paid by {payer}.")
 
 
 @endpoint(login=False)
@@ -409,30 +407,46 @@ def inbox(r: Req) -> Response:
     return r.page("inbox.html", rows=rows)
 
 
+def _acceptance(r: Req) -> tuple[object, str, requests.Acceptance]:
+    with r.svc.sessions() as db:
+        user = db.get(User, r.user.id)  # type: ignore[union-attr]
+        req, firm = requests.get_for_client(db, user, r.path_int("request_id"))
+        shown = requests.acceptance(db, user, req, firm)
+        db.expunge(req)
+    return req, firm, shown
+
+
 @endpoint()
 def inbox_request_json(r: Req) -> Response:
-    """One incoming request with the requester's details (W3.3).
+    """One incoming request with the requester's details (W3.3) and what accepting it would do.
     ---
     summary: An incoming authorisation request
+    description: "`accept_as` is create (a new organisation), take_over (the requester registered the
+      organisation for you: you become its admin), existing (one of yours) or unavailable (someone else
+      holds the identifier). `consent` is the text you agree to by accepting."
     responses:
-      "200": {description: request}
+      "200": {description: "request + {requester: {name, email}, accept_as, organisation_id, consent}"}
       "403": {description: Not addressed to my verified email}
     """
-    with r.svc.sessions() as db:
-        req, firm = requests.get_for_client(db, db.get(User, r.user.id), r.path_int("request_id"))  # type: ignore[union-attr]
-    return r.done("", _request_json(req, firm=firm))
+    req, firm, shown = _acceptance(r)
+    body = _request_json(req, firm=firm) | {
+        "requester": {"name": shown.requester_name, "email": shown.requester_email},
+        "accept_as": shown.how.value, "consent": shown.consent}
+    if shown.organisation_id is not None and req.status == "pending":
+        body["organisation_id"] = shown.organisation_id
+    return r.done("", body)
 
 
 @endpoint()
 def inbox_request(r: Req) -> Response:
     """One incoming request: the requester's details first, to be checked (W3.3)."""
+    req, firm, shown = _acceptance(r)
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
-        req, firm = requests.get_for_client(db, user, r.path_int("request_id"))
-        my_orgs = [o for o, role in orgs.organisations_of(db, user) if role == "org_admin"]
-    consent = CONSENT_REQUEST.format(firm=firm, org=req.client_name, ids=req.client_identifier,
-                                     payer=firm if req.costs_paid_by == "intermediary" else req.client_name)
-    return r.page("request.html", req=req, firm=firm, orgs=my_orgs, consent=consent)
+        my_orgs = [o for o, role in orgs.organisations_of(db, user)
+                   if role == "org_admin" and o.id != shown.organisation_id]
+    return r.page("request.html", req=req, firm=firm, orgs=my_orgs, shown=shown, consent=shown.consent,
+                  accept_as=shown.how.value)
 
 
 @endpoint()
@@ -440,25 +454,42 @@ def inbox_accept(r: Req) -> Response:
     """Accept an authorisation request: partnership, membership for the requester, payer (W3.4).
     ---
     summary: Accept an authorisation request
+    description: "When the requester registered the organisation for you (`accept_as` take_over in the
+      request), accepting makes you its owner and admin and needs `confirm_requester: true`: you checked
+      who sent it. The consent text, your IP, user agent and the time are kept as the mandate (SEC-8)."
     requestBody:
       content:
         application/json:
           schema:
             type: object
             properties:
-              organisation_id: {type: integer, description: "one of my organisations; omitted = create it"}
+              organisation_id: {type: integer, description: "one of my organisations; omitted = the one holding
+                the identifier (taken over when registered for me), else a new one"}
+              confirm_requester: {type: boolean, description: "I checked the requester's details (needed to take over)"}
     responses:
       "200": {description: "{organisation_id}"}
+      "400": {description: "A take-over without confirm_requester"}
+      "403": {description: "Someone else holds the identifier"}
       "410": {description: No longer open}
     """
     rid = r.path_int("request_id")
     raw = r.get("organisation_id")
     org_id = int(raw) if raw.isdigit() else None
-    with r.svc.sessions() as db:
-        req, firm = requests.get_for_client(db, db.get(User, r.user.id), rid)  # type: ignore[union-attr]
-    consent = CONSENT_REQUEST.format(firm=firm, org=req.client_name, ids=req.client_identifier,
-                                     payer=firm if req.costs_paid_by == "intermediary" else req.client_name)
-    org = requests.accept(r.svc, r.ctx, r.user.id, rid, organisation_id=org_id, text_shown=consent)  # type: ignore[union-attr]
+    confirmed = r.form.get("confirm_requester") in (True, "true", "on", "1", "yes")
+    req, firm, shown = _acceptance(r)
+    try:
+        org = requests.accept(r.svc, r.ctx, r.user.id, rid, organisation_id=org_id,  # type: ignore[union-attr]
+                              text_shown=shown.consent, confirmed_requester=confirmed)
+    except shares.InvalidInput as exc:
+        if r.api:
+            raise
+        # Beside the form, with what was chosen kept (not a dead-end page).
+        with r.svc.sessions() as db:
+            user = db.get(User, r.user.id)  # type: ignore[union-attr]
+            my_orgs = [o for o, role in orgs.organisations_of(db, user)
+                       if role == "org_admin" and o.id != shown.organisation_id]
+        return r.page("request.html", status=400, req=req, firm=firm, orgs=my_orgs, shown=shown,
+                      consent=shown.consent, accept_as=shown.how.value, error=exc.message, chosen=raw)
     r.set_cookie(INVITE_COOKIE, "", 0)
     return r.done(f"/orgs/{org}", {"organisation_id": org}, flash=f"{firm} is now authorised.")
 
