@@ -154,7 +154,9 @@ def inbox(db: Session, user: User) -> list[tuple[AuthorisationRequest, str]]:
     rows = db.execute(sa.select(AuthorisationRequest, Environment.name).join(
         Environment, Environment.id == AuthorisationRequest.requester_environment_id).where(
         AuthorisationRequest.client_email == user.email,
-        AuthorisationRequest.status.in_(("pending", "accepted", "refused")))
+        # Kept with their state once decided: a revoked or expired request stays visible (issue 12);
+        # cancelled ones are the requester's (withdrawn or superseded by a resend) and would only repeat.
+        AuthorisationRequest.status.in_(("pending", "accepted", "refused", "revoked", "expired")))
         .order_by(AuthorisationRequest.id.desc()))
     return [(r, n) for r, n in rows]
 
@@ -226,7 +228,7 @@ def _take_over(db: Session, ctx: Context, user: User, org: Organisation, req: Au
     revocation ends it (W3.4). Nothing else changes: identifiers, connections, shares, documents.
     """
     before_env = org.environment_id
-    org.environment_id = user.environment_id
+    org.environment_id, org.held_for = user.environment_id, "own"
     m = db.scalar(sa.select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == org.id))
     if m is None:
         m = Membership(user_id=user.id, organisation_id=org.id, role="org_admin", status="active", created_at=ctx.now)
@@ -400,4 +402,15 @@ def revoke(svc: Services, ctx: Context, user_id: int, request_id: int) -> None:
         keys.revoke_where(db, ctx, keys.ApiKey.via_request_id == req.id, reason="request_revoked", actor_id=user.id)
         audit.record(db, ctx, "request.revoked", actor_id=user.id, object_type="authorisation_request",
                      object_id=req.id, organisation_id=req.organisation_id, environment_id=user.environment_id,
-                     before="accepted", after="revoked")
+                     before="accepted", after="revoked", detail={"by": "requester" if requester_side else "client"})
+        # The other party learns of it (W3.4: "either party cancels"; the accountant was not told).
+        if requester_side:
+            to, name = req.client_email, org.name if org is not None else req.client_name
+        else:
+            requester = db.get(User, req.requester_user_id)
+            to, name = (requester.email if requester else ""), org.name if org is not None else req.client_name
+        mail = shares.build_outcome_mail(to=to, what="the authorisation" if requester_side else
+                                         "your authorisation request", organisation=name, by=user.email,
+                                         outcome="revoked") if to else None
+    if mail is not None:
+        svc.mailer.send(mail)

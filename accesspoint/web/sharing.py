@@ -36,7 +36,7 @@ def clients(r: Req) -> Response:
     ---
     summary: Connections of all my organisations with their share state
     responses:
-      "200": {description: "[{organisation_id, name, onboarding, connections: [...]}]"}
+      "200": {description: "[{organisation_id, name, relation (ours|client), onboarding, connections: [...]}]"}
     """
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
@@ -44,11 +44,14 @@ def clients(r: Req) -> Response:
         for org, role in orgs.organisations_of(db, user):
             sts = invites.connection_statuses(db, org.id, r.ctx.now)
             rows.append((org, role, sts, shares.onboarding([s.display.key if s.display.key in ("active",) else
-                                                            "not_shared" for s in sts])))
+                                                            "not_shared" for s in sts]), orgs.relation(org, user)))
     if r.api:
-        return r.done("", [{"organisation_id": o.id, "name": o.name, "onboarding": ob.value,
-                            "connections": [_status_json(s) for s in sts]} for o, _, sts, ob in rows])  # type: ignore[arg-type]
-    return r.page("clients.html", rows=rows)
+        return r.done("", [{"organisation_id": o.id, "name": o.name, "relation": rel.value, "onboarding": ob.value,
+                            "connections": [_status_json(s) for s in sts]} for o, _, sts, ob, rel in rows])  # type: ignore[arg-type]
+    # The firm's own organisation is not a client: listed apart, without onboarding (issue 12).
+    ours = [row for row in rows if row[4] is shares.OrgRelation.OURS]
+    clients_ = [row for row in rows if row[4] is shares.OrgRelation.CLIENT]
+    return r.page("clients.html", ours=ours, clients=clients_)
 
 
 @endpoint()
@@ -57,10 +60,15 @@ def organisation(r: Req) -> Response:
     ---
     summary: An organisation's connections and their share state
     responses:
-      "200": {description: "{id, name, identifiers, onboarding, connections}"}
+      "200": {description: "{id, name, identifiers, payer, relation (ours|client), onboarding, connections}"}
       "403": {description: No membership}
     """
-    org_id = r.path_int("org_id")
+    return organisation_page(r, r.path_int("org_id"))
+
+
+def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: object) -> Response:
+    """The organisation page (or its JSON); `errors` re-render it after a form's InvalidInput, with the
+    message beside that form and what was typed kept (issue 12: no dead-end error page)."""
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
         org = orgs.require_member(db, user, org_id)
@@ -68,12 +76,15 @@ def organisation(r: Req) -> Response:
         sts = invites.connection_statuses(db, org_id, r.ctx.now)
         mems = orgs.members(db, org_id)
         idents = [i.value for i in org.identifiers]
+        rel = orgs.relation(org, user)
     ob = shares.onboarding(["active" if s.display.key == "active" else "not_shared" for s in sts])
     if r.api:
         return r.done("", {"id": org.id, "name": org.name, "identifiers": idents, "payer": org.payer,
-                           "onboarding": ob.value, "connections": [_status_json(s) for s in sts]})
-    return r.page("organisation.html", org=org, identifiers=idents, statuses=sts, onboarding=ob, members=mems,
-                  role=role)
+                           "relation": rel.value, "onboarding": ob.value,
+                           "connections": [_status_json(s) for s in sts]})
+    return r.page("organisation.html", status=status, org=org, identifiers=idents, statuses=sts, onboarding=ob,
+                  members=mems, role=role, relation=rel.value, offers_share=shares.offers_share_with_client(rel),
+                  **errors)
 
 
 @endpoint()
@@ -97,8 +108,14 @@ def share(r: Req) -> Response:
       "429": {description: Too many invitations this hour}
     """
     org_id = r.path_int("org_id")
-    inv = invites.share_connections(r.svc, r.ctx, r.user.id, org_id, r.get("email"),  # type: ignore[union-attr]
-                                    r.getlist("connections"))
+    try:
+        inv = invites.share_connections(r.svc, r.ctx, r.user.id, org_id, r.get("email"),  # type: ignore[union-attr]
+                                        r.getlist("connections"))
+    except shares.InvalidInput as exc:
+        if r.api:
+            raise
+        return organisation_page(r, org_id, status=400, share_error=exc.message,
+                                 share_form={"email": r.get("email"), "connections": r.getlist("connections")})
     return r.done(f"/orgs/{org_id}", {"invitation_id": inv}, flash="Invitation sent.")
 
 
@@ -132,12 +149,15 @@ def revoke_share(r: Req) -> Response:
     """Revoke a share, from either side; access ends on the next request (SEC-9).
     ---
     summary: Revoke a share
+    description: An invited (not yet accepted) share is withdrawn for its connection only; the
+      invitation's link keeps working for the other connection it carries, and dies with the last.
     responses:
-      "200": {description: Revoked}
+      "200": {description: "{ok, was: active|invited}"}
       "403": {description: Neither owner nor grantee}
     """
-    invites.revoke_share(r.svc, r.ctx, r.user.id, r.path_int("share_id"))  # type: ignore[union-attr]
-    return r.done(_back(r), flash="Access revoked.")
+    before = invites.revoke_share(r.svc, r.ctx, r.user.id, r.path_int("share_id"))  # type: ignore[union-attr]
+    return r.done(_back(r), {"ok": True, "was": before},
+                  flash="Invitation withdrawn for this connection." if before == "invited" else "Access revoked.")
 
 
 def _back(r: Req) -> str:

@@ -173,3 +173,18 @@ def test_accept_as_decides_create_take_over_existing_or_unavailable():
     text = shares.consent_text(shares.AcceptAs.TAKE_OVER, firm="F", requester="Anna", organisation="B",
                                identifier="0208:0123456749", payer="F")
     assert "take over B" in text and "Anna of F" in text
+
+
+def test_org_relation_and_where_share_with_your_client_belongs():
+    rel = shares.org_relation
+    assert rel(organisation_environment_id=1, held_for="own", viewer_environment_id=1) is shares.OrgRelation.OURS
+    assert rel(organisation_environment_id=1, held_for="client", viewer_environment_id=1) is shares.OrgRelation.CLIENT
+    # A client's own organisation, seen by the accountant through the mandate, is a client's.
+    assert rel(organisation_environment_id=2, held_for="own", viewer_environment_id=1) is shares.OrgRelation.CLIENT
+    assert not shares.offers_share_with_client(shares.OrgRelation.OURS)
+    assert shares.offers_share_with_client(shares.OrgRelation.CLIENT)
+
+
+def test_an_unticked_connection_is_not_accepted_not_declined():
+    d = shares.share_display("not_shared", "not_accepted", "accepted", T0, T0)
+    assert (d.key, d.label) == ("not_accepted", "Not accepted")
