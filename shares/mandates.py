@@ -40,20 +40,24 @@ class IdentifierHolder:
     client_is_admin: bool
     #: The requesting user is (still) an org admin of it: only an admin may give it away.
     requester_is_admin: bool
+    #: It was registered for a client (Organisation.held_for "client"), not the environment's own.
+    registered_for_client: bool = True
 
 
 def accept_as(holder: IdentifierHolder | None, *, requester_environment_id: int) -> AcceptAs:
     """Which acceptance the request allows, given who holds its identifier now.
 
-    A take-over needs the requesting user to be an org admin *at acceptance*: a colleague
-    without admin rights cannot hand an organisation of the firm (its own, say) to an outsider
-    by sending a request for its number.
+    A take-over needs the requesting user to be an org admin *at acceptance*, and the
+    organisation to have been registered for a client: neither a colleague without admin rights
+    nor an admin's typo can hand the firm's own organisation to an outsider through a request
+    for its number.
     """
     if holder is None:
         return AcceptAs.CREATE
     if holder.client_is_admin:
         return AcceptAs.EXISTING
-    if holder.environment_id == requester_environment_id and holder.requester_is_admin:
+    if (holder.environment_id == requester_environment_id and holder.requester_is_admin
+            and holder.registered_for_client):
         return AcceptAs.TAKE_OVER
     return AcceptAs.UNAVAILABLE
 

@@ -80,6 +80,9 @@ def _check_ours_to_hand_over(db: Session, user: User, identifier: str) -> None:
     ident = db.scalar(sa.select(OrganisationIdentifier).where(OrganisationIdentifier.value == identifier))
     org = db.get(Organisation, ident.organisation_id) if ident is not None else None
     if org is not None and org.environment_id == user.environment_id:
+        if org.held_for != "client":
+            raise shares.InvalidInput(f"{org.name} is your own organisation, not a client's: an authorisation "
+                                      "request for it would hand it to someone else.")
         m = orgs.membership(db, user.id, org.id)
         if m is None or m.role != "org_admin":
             raise shares.NotAllowed(f"{org.name} is registered in your environment; only its admins can ask the "
@@ -201,7 +204,8 @@ def _holder(db: Session, user: User, req: AuthorisationRequest) -> tuple[shares.
 
     return shares.IdentifierHolder(organisation_id=org.id, environment_id=org.environment_id,
                                    client_is_admin=is_admin(user.id),
-                                   requester_is_admin=is_admin(req.requester_user_id)), org
+                                   requester_is_admin=is_admin(req.requester_user_id),
+                                   registered_for_client=org.held_for == "client"), org
 
 
 def acceptance(db: Session, user: User, req: AuthorisationRequest, firm: str) -> Acceptance:

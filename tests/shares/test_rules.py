@@ -161,6 +161,9 @@ def test_accept_as_decides_create_take_over_existing_or_unavailable():
     # A colleague without admin rights cannot hand the firm's organisation away.
     assert shares.accept_as(H(1, req_env, client_is_admin=False, requester_is_admin=False),
                             requester_environment_id=req_env) is shares.AcceptAs.UNAVAILABLE
+    # The firm's own organisation (not registered for a client) is never handed over.
+    assert shares.accept_as(H(1, req_env, client_is_admin=False, requester_is_admin=True, registered_for_client=False),
+                            requester_environment_id=req_env) is shares.AcceptAs.UNAVAILABLE
     assert shares.accept_as(H(1, 9, client_is_admin=True, requester_is_admin=False),
                             requester_environment_id=req_env) is shares.AcceptAs.EXISTING
     assert shares.accept_as(H(1, 9, client_is_admin=False, requester_is_admin=False),

@@ -135,6 +135,11 @@ def test_api_twins_relation_and_withdraw_one(server):
                            json={"name": "Bakkerij", "identifiers": [CLIENT_ID]}).json()["id"]
         listed = {o["organisation_id"]: o["relation"] for o in http.get("/api/organisations", headers=acc).json()}
         assert listed == {own: "ours", client: "client"}
+        # A request for the firm's own organisation would hand it away: refused, with the reason.
+        r = http.post("/api/requests/new", headers=acc, json={
+            "client_name": "Firm BV", "client_email": "x@example.test", "client_identifier": FIRM_ID,
+            "costs_paid_by": "client"})
+        assert r.status_code == 400 and "your own organisation" in r.json()["message"]
         http.post(f"/api/organisations/{client}/shares", headers=acc,
                   json={"email": "jan@bakkerij.test", "connections": ["peppol_purchase", "peppol_sales"]})
         conns = {c["kind"]: c for c in http.get(f"/api/organisations/{client}", headers=acc).json()["connections"]}
