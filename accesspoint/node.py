@@ -32,9 +32,22 @@ log = logging.getLogger(__name__)
 
 
 class Node:
-    def __init__(self, settings: Settings, *, mailer: Mailer | None = None) -> None:
+    """The node's object graph, in one of two roles (see `accesspoint.processes`).
+
+    role="primary" is the whole node: it migrates the database and runs every background
+    service. role="http" is an extra `serve` process that only answers HTTP beside a
+    primary; its submits nudge the primary's delivery workers through `wake_fd`.
+    """
+
+    def __init__(self, settings: Settings, *, mailer: Mailer | None = None, role: str = "primary",
+                 wake_fd: int | None = None, wake_read_fd: int | None = None) -> None:
+        if role not in ("primary", "http"):
+            raise ValueError(f"unknown node role {role!r}")
         self.settings = settings
         self._mailer = mailer
+        self.role = role
+        self._wake_fd = wake_fd
+        self._wake_read_fd = wake_read_fd
 
     @classmethod
     def open(cls, directory: str, **kwargs: Any) -> Node:
@@ -141,6 +154,11 @@ class Node:
         service = DeliveryService.for_node(self, policy=policy, validator=validator)
         if d.mls_type:
             service.mls_type = ubl.MlsType[d.mls_type]
+        if self._wake_fd is not None:
+            from accesspoint.processes import nudge
+
+            wake_fd = self._wake_fd
+            service.wake_elsewhere = lambda: nudge(wake_fd)
         return service
 
     @property
@@ -153,7 +171,26 @@ class Node:
 
         d = self.settings.delivery
         async with self.delivery.running(workers=d.workers, poll_interval=d.poll_interval, id_prefix=f"p{os.getpid()}"):
-            yield
+            if self._wake_read_fd is None:
+                yield
+                return
+            # HTTP workers' submits arrive as bytes on the wake pipe.
+            import asyncio
+
+            from accesspoint.processes import drain
+
+            loop = asyncio.get_running_loop()
+            read_fd = self._wake_read_fd
+
+            def woken() -> None:
+                if drain(read_fd):
+                    self.delivery.wake()
+
+            loop.add_reader(read_fd, woken)
+            try:
+                yield
+            finally:
+                loop.remove_reader(read_fd)
 
     @contextlib.asynccontextmanager
     async def _sharing_scheduler(self, interval: float = 300.0) -> AsyncIterator[None]:
@@ -205,7 +242,13 @@ class Node:
         yield
 
     def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:
-        """What runs beside the web app while the node serves, started in this order."""
+        """What runs beside the web app while the node serves, started in this order.
+
+        An HTTP worker runs none of the once-per-node services; it only compiles the rules,
+        so its first validated document is as fast as the primary's.
+        """
+        if self.role == "http":
+            return [self._warm_validator()]
         services: list[contextlib.AbstractAsyncContextManager[Any]] = []
         if self.settings.pki.trust == "local" and self.settings.revocation.enabled:
             services.append(self._local_revocation_responder())
@@ -220,13 +263,16 @@ class Node:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        self.migrate()  # migrations are applied at start-up, before anything is served
+        if self.role == "primary":
+            self.migrate()  # applied at start-up, before anything is served (HTTP workers start after)
         async with contextlib.AsyncExitStack() as stack:
             for service in self.background_services():
                 await stack.enter_async_context(service)
             try:
                 yield
             finally:
+                if "delivery" in self.__dict__:  # built here; its workers (if any) closed it already
+                    await self.delivery.aclose()
                 await self.discovery.aclose()
                 if self.revocation is not None:
                     self.revocation.close()
