@@ -193,7 +193,16 @@ def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
     die_with_parent(args.worker_of)
     sock = socket.socket(fileno=args.socket_fd)
     node = Node(settings, role="http", wake_fd=args.wake_fd)
-    server = uvicorn.Server(_uvicorn_config(node, settings, tls=not args.no_tls))
+    number = args.worker_number
+
+    class WorkerServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                log.info("HTTP worker %s (pid %d) serving", number, os.getpid(),
+                         extra={"event": "worker_ready", "worker": number})
+
+    server = WorkerServer(_uvicorn_config(node, settings, tls=not args.no_tls))
     try:
         server.run(sockets=[sock])
     finally:
