@@ -57,6 +57,28 @@ import certs  # noqa: E402
 from tests.crash.harness import SENDER_SEAT, Database, ReceiverNode, SendingAp  # noqa: E402
 
 
+def process_tree_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by `pid` and its children (Linux /proc; None elsewhere)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    seen, todo, total = set(), [pid], 0.0
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            if p == pid:
+                return None
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -131,7 +153,11 @@ def run(senders: int, seconds: float, pool_size: int, database_url: str | None, 
             seal_seconds = time.monotonic() - t0
             node.start()
             processes = node.wait_for_workers()
+            receiver_cpu, sender_cpu = process_tree_cpu(node.proc.pid), time.process_time()
             latencies, errors, receipts, elapsed, ran_out = asyncio.run(drive(node, sender, pool, senders, seconds, live=live))
+            sender_cpu = time.process_time() - sender_cpu
+            after = process_tree_cpu(node.proc.pid)
+            receiver_cpu = after - receiver_cpu if after is not None and receiver_cpu is not None else None
             stored = database.stored_total()
         finally:
             node.stop()
@@ -147,6 +173,11 @@ def run(senders: int, seconds: float, pool_size: int, database_url: str | None, 
             ("p99", percentile(latencies, 99)), ("max", max(latencies) if latencies else float("nan")),
             ("mean", statistics.fmean(latencies) if latencies else float("nan")))},
         "errors": dict(errors), "receipts": receipts, "stored": stored,
+        # CPU per exchange does not depend on what else the machine runs, unlike the rates.
+        "cpu_ms_per_exchange": {
+            "sender": round(1000 * sender_cpu / receipts, 2) if receipts else None,
+            "receiver": round(1000 * receiver_cpu / receipts, 2) if receipts and receiver_cpu is not None else None,
+        },
     }
 
 
@@ -210,6 +241,9 @@ def _print(figures: dict[str, object]) -> None:
           f"{figures['exchanges']} exchanges = {figures['exchanges_per_second']} exchanges/s")
     print(f"  latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  max {lat['max']}")
     print(f"  errors: {figures['errors'] or 'none'}")
+    if "cpu_ms_per_exchange" in figures:
+        cpu = figures["cpu_ms_per_exchange"]
+        print(f"  CPU ms per exchange: sender {cpu['sender']}  receiver {cpu['receiver']}")
     print(f"  stored messages {figures['stored']} vs receipts given {figures['receipts']}: "
           + ("equal" if figures["stored"] == figures["receipts"] else "DIFFERENT"))
 
