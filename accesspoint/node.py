@@ -35,19 +35,16 @@ class Node:
     """The node's object graph, in one of two roles (see `accesspoint.processes`).
 
     role="primary" is the whole node: it migrates the database and runs every background
-    service. role="http" is an extra `serve` process that only answers HTTP beside a
-    primary; its submits nudge the primary's delivery workers through `wake_fd`.
+    service. role="http" is an extra `serve` process beside a primary: it answers HTTP and
+    delivers from the outbox, and runs none of the once-per-node services.
     """
 
-    def __init__(self, settings: Settings, *, mailer: Mailer | None = None, role: str = "primary",
-                 wake_fd: int | None = None, wake_read_fd: int | None = None) -> None:
+    def __init__(self, settings: Settings, *, mailer: Mailer | None = None, role: str = "primary") -> None:
         if role not in ("primary", "http"):
             raise ValueError(f"unknown node role {role!r}")
         self.settings = settings
         self._mailer = mailer
         self.role = role
-        self._wake_fd = wake_fd
-        self._wake_read_fd = wake_read_fd
 
     @classmethod
     def open(cls, directory: str, **kwargs: Any) -> Node:
@@ -154,11 +151,6 @@ class Node:
         service = DeliveryService.for_node(self, policy=policy, validator=validator)
         if d.mls_type:
             service.mls_type = ubl.MlsType[d.mls_type]
-        if self._wake_fd is not None:
-            from accesspoint.processes import nudge
-
-            wake_fd = self._wake_fd
-            service.wake_elsewhere = lambda: nudge(wake_fd)
         return service
 
     @property
@@ -171,26 +163,7 @@ class Node:
 
         d = self.settings.delivery
         async with self.delivery.running(workers=d.workers, poll_interval=d.poll_interval, id_prefix=f"p{os.getpid()}"):
-            if self._wake_read_fd is None:
-                yield
-                return
-            # HTTP workers' submits arrive as bytes on the wake pipe.
-            import asyncio
-
-            from accesspoint.processes import drain
-
-            loop = asyncio.get_running_loop()
-            read_fd = self._wake_read_fd
-
-            def woken() -> None:
-                if drain(read_fd):
-                    self.delivery.wake()
-
-            loop.add_reader(read_fd, woken)
-            try:
-                yield
-            finally:
-                loop.remove_reader(read_fd)
+            yield
 
     @contextlib.asynccontextmanager
     async def _sharing_scheduler(self, interval: float = 300.0) -> AsyncIterator[None]:
@@ -244,11 +217,17 @@ class Node:
     def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:
         """What runs beside the web app while the node serves, started in this order.
 
-        An HTTP worker runs none of the once-per-node services; it only compiles the rules,
-        so its first validated document is as fast as the primary's.
+        An HTTP worker runs none of the once-per-node services. It compiles the rules (so its
+        first validated document is as fast as the primary's) and runs delivery workers too:
+        sealing (RSA, AES-GCM, c14n, gzip) is as CPU-heavy as receiving, and the outbox claims
+        (`FOR UPDATE SKIP LOCKED` / SQLite's single writer) already make delivery from several
+        processes exactly-once, so outbound uses every core as inbound does.
         """
         if self.role == "http":
-            return [self._warm_validator()]
+            http_services: list[contextlib.AbstractAsyncContextManager[Any]] = [self._warm_validator()]
+            if self.settings.delivery.workers:
+                http_services.append(self._delivery_workers())
+            return http_services
         services: list[contextlib.AbstractAsyncContextManager[Any]] = []
         if self.settings.pki.trust == "local" and self.settings.revocation.enabled:
             services.append(self._local_revocation_responder())

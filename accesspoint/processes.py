@@ -17,8 +17,8 @@ master also cannot pass our already-bound, pre-flighted socket or tell one worke
 What the operator sees stays the same: one process id to signal. SIGTERM or Ctrl-C to the
 primary stops the workers first and then itself; SIGKILL of the primary takes the workers
 with it (Linux: PR_SET_PDEATHSIG, so nothing keeps the port open behind a dead node); a
-worker that dies is replaced. Submits accepted by a worker wake the primary's delivery
-workers through a pipe (`WakePipe`), so sending starts at once wherever the request landed.
+worker that dies is replaced. Every process also runs delivery workers (the outbox claims
+make that exactly-once), so sending uses every core as receiving does.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-__all__ = ["HttpWorkers", "WakePipe", "default_worker_count", "die_with_parent", "drain", "nudge"]
+__all__ = ["HttpWorkers", "default_worker_count", "die_with_parent"]
 
 log = logging.getLogger("accesspoint.serve")
 
@@ -71,42 +71,6 @@ def die_with_parent(parent_pid: int) -> None:
     if os.getppid() != parent_pid:
         os._exit(1)
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
-
-
-class WakePipe:
-    """A pipe the HTTP workers write one byte to after a submit; the primary reads it and wakes
-    its delivery workers. Non-blocking on both ends: a full pipe already means "wake up"."""
-
-    def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe()
-        os.set_blocking(self.read_fd, False)
-        os.set_blocking(self.write_fd, False)
-
-    def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def nudge(write_fd: int) -> None:
-    """Ask the primary to look at the outbox now (never blocks, never raises)."""
-    with contextlib.suppress(OSError):  # full pipe: a wake-up is already pending; closed: shutting down
-        os.write(write_fd, b"!")
-
-
-def drain(read_fd: int) -> int:
-    """Read every pending nudge; how many there were."""
-    count = 0
-    while True:
-        try:
-            chunk = os.read(read_fd, 4096)
-        except BlockingIOError:
-            return count
-        except OSError:
-            return count
-        if not chunk:
-            return count
-        count += len(chunk)
 
 
 class HttpWorkers:

@@ -45,7 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--worker-of", type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-number", type=int, help=argparse.SUPPRESS)
     p.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--wake-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_serve)
 
 
@@ -129,7 +128,7 @@ def preflight(listener: Listener) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from accesspoint.node import Node
-    from accesspoint.processes import HttpWorkers, WakePipe, default_worker_count
+    from accesspoint.processes import HttpWorkers, default_worker_count
 
     configure_logging(args.log_level)
     try:
@@ -158,19 +157,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          host, sock.getsockname()[1], wanted[0].key)
 
     count = settings.http.workers or default_worker_count()
-    pipe = WakePipe() if count > 1 else None
     workers = None
-    if pipe is not None:
+    if count > 1:
         primary = os.getpid()
 
         def command(n: int) -> list[str]:
             return [sys.executable, "-m", "accesspoint.cli", "serve", str(args.directory),
                     "--log-level", args.log_level, *(["--no-tls"] if args.no_tls else []),
                     "--worker-of", str(primary), "--worker-number", str(n),
-                    "--socket-fd", str(sock.fileno()), "--wake-fd", str(pipe.write_fd)]
+                    "--socket-fd", str(sock.fileno())]
 
-        workers = HttpWorkers(count - 1, command, pass_fds=(sock.fileno(), pipe.write_fd))
-    node = Node(settings, wake_read_fd=pipe.read_fd if pipe else None)
+        workers = HttpWorkers(count - 1, command, pass_fds=(sock.fileno(),))
+    node = Node(settings)
     server = _server(_uvicorn_config(node, settings, tls=not args.no_tls), wanted, workers)
     try:
         server.run(sockets=[sock])
@@ -178,8 +176,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if workers is not None:
             workers.stop()  # already done by a clean shutdown; this covers a failed start-up
         sock.close()
-        if pipe is not None:
-            pipe.close()
     return 0 if server.started else 1
 
 
@@ -192,7 +188,7 @@ def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     die_with_parent(args.worker_of)
     sock = socket.socket(fileno=args.socket_fd)
-    node = Node(settings, role="http", wake_fd=args.wake_fd)
+    node = Node(settings, role="http")
     number = args.worker_number
 
     class WorkerServer(uvicorn.Server):

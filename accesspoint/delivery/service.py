@@ -96,9 +96,6 @@ class DeliveryService:
         self.render_pdf = render_pdf
         self.policy = policy
         self.workers: list[DeliveryWorker] = []
-        #: Called by `wake()` too: in an HTTP worker process, where no delivery workers run,
-        #: it nudges the primary's (`accesspoint.processes.nudge`).
-        self.wake_elsewhere: Callable[[], None] | None = None
         #: MLS_TYPE we ask receivers for; None = the envelope default, FAILURE_ONLY (SBDH 2.0.2).
         self.mls_type: ubl.MlsType | None = None
         try:
@@ -155,8 +152,6 @@ class DeliveryService:
         """Nudge the workers after a submit, so delivery starts without waiting for the next poll."""
         for w in self.workers:
             w.wake()
-        if self.wake_elsewhere is not None:
-            self.wake_elsewhere()
 
     @contextlib.asynccontextmanager
     async def running(self, *, workers: int = 2, poll_interval: float = 1.0,

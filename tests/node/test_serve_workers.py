@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from accesspoint.processes import WakePipe, drain, nudge
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the worker pids")
@@ -183,17 +182,37 @@ def test_a_dead_worker_is_replaced(served: Served) -> None:
         os.kill(served.proc.pid, signal.SIGCONT)
 
 
-def test_wake_pipe_counts_nudges_and_never_blocks() -> None:
-    pipe = WakePipe()
+def test_a_worker_delivers_from_the_outbox_while_the_primary_is_stopped(served: Served) -> None:
+    """Every process runs delivery loops: a submit lands in the worker and is delivered by it."""
+    import tomllib
+
+    from accesspoint.config import load_settings
+    from tests.accesspoint.helpers import BUYER_HERE, SELLER, add_organisation, invoice, make_sessions
+
+    settings = load_settings(served.node)
+    engine, sessions = make_sessions(settings.database_url)
+    add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    add_organisation(sessions, "Buyer NV", BUYER_HERE)
+    engine.dispose()
+    token = tomllib.loads((served.node / "node.toml").read_text())["web"]["api_token"]
+    served.worker()
+    os.kill(served.proc.pid, signal.SIGSTOP)
     try:
-        assert drain(pipe.read_fd) == 0
-        nudge(pipe.write_fd)
-        nudge(pipe.write_fd)
-        assert drain(pipe.read_fd) == 2
-        for _ in range(200_000):  # far more than a pipe holds: a full pipe drops the nudge, never blocks
-            nudge(pipe.write_fd)
-        assert drain(pipe.read_fd) > 0
-        assert drain(pipe.read_fd) == 0
+        base = f"https://127.0.0.1:{served.port}"
+        with httpx.Client(verify=served.tls, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+            def submitted() -> str | None:
+                try:
+                    r = client.post(f"{base}/api/v1/documents", content=invoice("WORKER-1"),
+                                    headers={"content-type": "application/xml"}, timeout=5)
+                except httpx.TransportError:
+                    return None  # the worker is still starting
+                assert r.status_code in (200, 201), r.text
+                return r.json()["id"]
+
+            entry = wait_until(submitted, 90, "the worker to take the submit")
+            delivered = wait_until(
+                lambda: client.get(f"{base}/api/v1/documents/{entry}").json()["state"] == "delivered", 60,
+                "the worker's delivery loop to deliver it")
+            assert delivered
     finally:
-        pipe.close()
-    nudge(pipe.write_fd)  # closed: ignored
+        os.kill(served.proc.pid, signal.SIGCONT)
