@@ -154,6 +154,10 @@ class DeliverySettings:
     first_retry_seconds: float = 10.0
     #: MLS_TYPE we ask receivers for: "" (envelope default, failure only) or "ALWAYS_SEND".
     mls_type: str = ""
+    #: How long a document whose buyer is on no network waits (`needs_email`) for someone to give
+    #: an email address before it fails (W8.2(c), W8.3): long enough for a weekend, short enough
+    #: that an unsent invoice is noticed.
+    needs_email_timeout_hours: float = 72.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,9 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
         raise ConfigError(f"config key {key}: {value!r} is not a valid {annotation}") from None
 
 
+#: A year: past that an invoice waiting for an address is forgotten, not pending.
+MAX_NEEDS_EMAIL_TIMEOUT_HOURS = 24 * 366
+
 _CHOICES = {
     "node.mode": {"test", "production"},
     "delivery.mls_type": {"", "ALWAYS_SEND", "FAILURE_ONLY"},
@@ -304,6 +311,10 @@ def load_settings(directory: str | Path, environ: Mapping[str, str] | None = Non
         raise ConfigError("config keys delivery.workers / delivery.poll_interval must be >= 0 / > 0")
     if sections["http"].workers < 0:
         raise ConfigError("config key http.workers must be >= 0 (0 = one process per core)")
+    wait = sections["delivery"].needs_email_timeout_hours
+    if not 0 < wait <= MAX_NEEDS_EMAIL_TIMEOUT_HOURS:
+        raise ConfigError(f"config key delivery.needs_email_timeout_hours: {wait:g} is outside "
+                          f"(0, {MAX_NEEDS_EMAIL_TIMEOUT_HOURS}] hours")
     ttl = sections["web"].invite_ttl_days
     if not 1 <= ttl <= 30:  # product.md SEC-3: configurable 1-30 days
         raise ConfigError(f"config key web.invite_ttl_days: {ttl} is outside 1..30 days")

@@ -146,7 +146,8 @@ class Node:
         from accesspoint.delivery.worker import RetryPolicy
 
         d = self.settings.delivery
-        policy = RetryPolicy(max_attempts=d.max_attempts, first_delay=timedelta(seconds=d.first_retry_seconds))
+        policy = RetryPolicy(max_attempts=d.max_attempts, first_delay=timedelta(seconds=d.first_retry_seconds),
+                             needs_email_timeout=timedelta(hours=d.needs_email_timeout_hours))
         validator = ubl_validator(self.validator) if self.validator is not None else None
         service = DeliveryService.for_node(self, policy=policy, validator=validator)
         if d.mls_type:

@@ -26,6 +26,7 @@ from .errors import (
     ShareError,
     ShareErrorCode,
 )
+from .mandates import AcceptAs, IdentifierHolder, accept_as, check_acceptable, consent_text
 from .messages import (
     InviteMail,
     Mailer,
@@ -42,16 +43,20 @@ from .policy import (
     CONNECTION_LABELS,
     DEFAULT_INVITE_TTL_DAYS,
     DEFAULT_RIGHTS,
+    HELD_FOR,
     PAYERS,
     RATE_LIMITS,
     REMINDER_DAYS,
     Onboarding,
+    OrgRelation,
     RateLimit,
     ShareDisplay,
     check_invited_email,
     invite_ttl,
     normalise_email,
+    offers_share_with_client,
     onboarding,
+    org_relation,
     parse_rights,
     reminder_due,
     share_display,
@@ -71,4 +76,6 @@ __all__ = [
     "RateLimit", "RATE_LIMITS", "PAYERS",
     "Mailer", "InviteMail", "build_invite_mail", "build_request_mail", "build_verification_mail",
     "build_outcome_mail", "build_colleague_mail",
+    "OrgRelation", "HELD_FOR", "org_relation", "offers_share_with_client",
+    "AcceptAs", "IdentifierHolder", "accept_as", "check_acceptable", "consent_text",
 ]

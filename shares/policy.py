@@ -32,6 +32,10 @@ __all__ = [
     "RATE_LIMITS",
     "PAYERS",
     "DEFAULT_RIGHTS",
+    "OrgRelation",
+    "HELD_FOR",
+    "org_relation",
+    "offers_share_with_client",
 ]
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
@@ -118,7 +122,7 @@ def onboarding(states: list[str | ShareState]) -> Onboarding:
 class ShareDisplay:
     """What the accountant sees for one connection (W5.6)."""
 
-    key: str  # not_shared | invited | declined | expired | active | revoked
+    key: str  # not_shared | invited | declined | not_accepted | expired | active | revoked
     label: str
 
 
@@ -126,6 +130,8 @@ _LABELS = {
     "not_shared": "Not shared",
     "invited": "Invited",
     "declined": "Declined",
+    #: The client accepted the invitation but left this connection unticked (EC-2): not a refusal.
+    "not_accepted": "Not accepted",
     "expired": "Expired",
     "active": "Active",
     "revoked": "Revoked",
@@ -148,10 +154,37 @@ def share_display(share_state: str | None, outcome: str, invitation_state: str |
         else:
             key = "invited"
     elif share_state == ShareState.NOT_SHARED.value:
-        key = outcome if outcome in ("declined", "expired", "revoked") else "not_shared"
+        key = outcome if outcome in ("declined", "not_accepted", "expired", "revoked") else "not_shared"
     else:
         key = share_state
     return ShareDisplay(key, _LABELS[key])
+
+
+class OrgRelation(str, Enum):
+    """How an organisation stands to the environment looking at it (the accountant's pages, W5.1)."""
+
+    #: The environment's own organisation (the firm itself, or a client looking at its own).
+    OURS = "ours"
+    #: A client's: registered for the client here (held_for "client"), or held by the client's
+    #: environment and reached through an authorisation (a membership via the partnership).
+    CLIENT = "client"
+
+
+#: Organisation.held_for values.
+HELD_FOR = ("own", "client")
+
+
+def org_relation(*, organisation_environment_id: int, held_for: str, viewer_environment_id: int) -> OrgRelation:
+    """Our organisation or a client's, as seen from `viewer_environment_id`."""
+    if organisation_environment_id != viewer_environment_id:
+        return OrgRelation.CLIENT
+    return OrgRelation.CLIENT if held_for == "client" else OrgRelation.OURS
+
+
+def offers_share_with_client(relation: OrgRelation) -> bool:
+    """"Share with your client" belongs on a client's organisation only: on the firm's own, and on a
+    client's own organisation seen by that client, there is no client to share with (issue 12)."""
+    return relation is OrgRelation.CLIENT
 
 
 def check_invited_email(*, invited: str, user_email: str, verified: bool) -> None:

@@ -26,7 +26,7 @@ from accesspoint import mls
 from accesspoint.mail import Mailer
 
 from .inbox import Inbox
-from .outbox import Outbox, Validator
+from .outbox import EntryView, Outbox, Validator
 from .peppol import As4HttpTransport, InboxStore, SmpDirectory
 from .routing import EndpointDirectory, Router
 from .transport import As4Transport
@@ -152,6 +152,17 @@ class DeliveryService:
         """Nudge the workers after a submit, so delivery starts without waiting for the next poll."""
         for w in self.workers:
             w.wake()
+
+    def provide_email(self, entry_id: str, email: str) -> EntryView:
+        """W8.2(c): the address a `needs_email` entry waits for; delivery continues by email at once.
+
+        The one path behind `POST /api/v1/documents/{id}/email` and the web pages' form, so both
+        check the address and move the entry the same way. Raises DocumentRejected (bad-email,
+        or bad-state once the entry is past needing an address) and UnknownEntry.
+        """
+        entry = self.outbox.provide_email(entry_id, email)
+        self.wake()
+        return entry
 
     @contextlib.asynccontextmanager
     async def running(self, *, workers: int = 2, poll_interval: float = 1.0,

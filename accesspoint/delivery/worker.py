@@ -13,6 +13,11 @@ receiver that already has the message answers as for a duplicate.
 Each attempt re-runs route selection (W8.2): internal, Peppol, then email or
 `needs_email`. Transient failures back off exponentially; permanent ones
 (ebMS Failure errors, SMTP 5xx, no route) fail the entry with the reason.
+
+A `needs_email` entry waits for a person; its `next_attempt_at` is the end of
+that wait (`RetryPolicy.needs_email_timeout`). A worker that claims it then
+fails it with `needs-email-timeout`, so the invoice does not sit unnoticed; an
+address given before that moves it back to `created` at once.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class RetryPolicy:
     #: Longer than the AS4 response timeout (120 s, protocol.md §1.8), so a slow but
     #: live send never loses its lease to another worker.
     lease: timedelta = timedelta(minutes=5)
+    #: How long a `needs_email` entry waits for someone to give the address before it fails
+    #: (`[delivery] needs_email_timeout_hours`); W8.3 lists "no endpoint and no email" as failed.
+    needs_email_timeout: timedelta = timedelta(hours=72)
 
     def delay(self, attempts: int) -> timedelta:
         """Wait after the `attempts`-th failed attempt (1-based)."""
@@ -132,10 +140,28 @@ class DeliveryWorker:
 
     # -- the loop ---------------------------------------------------------------------------
     def wake(self) -> None:
-        """Look for work now instead of at the next poll (after a submit)."""
-        self._wake.set()
+        """Look for work now instead of at the next poll (after a submit).
+
+        Safe from any thread: the web pages run in Starlette's thread pool, and an
+        asyncio.Event may only be set from the loop that waits on it.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._wake.set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    _loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 1.0) -> None:
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
                 done = await self.run_once()
@@ -235,6 +261,10 @@ class DeliveryWorker:
             await asyncio.to_thread(self._finish, claim, self._retry_or_fail(work, "internal-error", repr(exc)))
 
     async def _attempt(self, work: _Work) -> None:
+        if work.state is State.NEEDS_EMAIL:
+            # Claimed while waiting for a person: its wait is over (next_attempt_at is the deadline).
+            await asyncio.to_thread(self._finish, work.claim, self._needs_email_expired(work))
+            return
         facts = read_outgoing(work.content) if work.kind == "document" else None
         receiver = ubl.ParticipantId.parse(work.receiver_id)
         candidates = candidates_for(work.receiver_id, facts) if facts else (receiver,)
@@ -293,10 +323,27 @@ class DeliveryWorker:
 
     def _needs_email(self, work: _Work) -> Callable[[Session, OutboxEntry, datetime], None]:
         def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
-            entry.next_attempt_at = None
+            # No worker has anything to do until a person gives the address, or the wait ends.
+            entry.next_attempt_at = now + self.policy.needs_email_timeout
             record_transition(session, entry, State.NEEDS_EMAIL, at=now, action="no-route",
-                              detail="not on this node and not on Peppol; an email address is needed",
+                              detail="not on this node and not on Peppol; an email address is needed "
+                                     f"before {entry.next_attempt_at.isoformat()}",
                               worker=self.worker_id)
+        return apply
+
+    def _needs_email_expired(self, work: _Work) -> Callable[[Session, OutboxEntry, datetime], None]:
+        def apply(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            if State(entry.state) is not State.NEEDS_EMAIL:
+                # An address came in after the claim (provide_email does not wait for our lease):
+                # leave the entry queued as it now is; the next claim sends it.
+                return
+            hours = self.policy.needs_email_timeout.total_seconds() / 3600
+            entry.next_attempt_at = None
+            entry.error_code = "needs-email-timeout"
+            entry.error_detail = (f"the buyer is not on Peppol and no email address was given within {hours:g} hours; "
+                                  "resend it with an address, or correct the buyer's Peppol id")
+            record_transition(session, entry, State.FAILED, at=now, action="needs-email-timeout",
+                              detail=entry.error_detail, worker=self.worker_id)
         return apply
 
     def _deliver_internal(self, work: _Work, route: Route) -> Callable[[Session, OutboxEntry, datetime], None]:

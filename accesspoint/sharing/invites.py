@@ -75,7 +75,7 @@ def connection_statuses(db: Session, organisation_id: int, now: datetime) -> lis
         elif share and (share.status == "revoked" or share.outcome == "revoked"):
             who = db.get(User, share.revoked_by) if share.revoked_by else None
             by, when = (who.email if who else ""), share.revoked_at
-        elif share and share.outcome in ("declined", "expired") and inv is not None:
+        elif share and share.outcome in ("declined", "not_accepted", "expired") and inv is not None:
             when = inv.decided_at or inv.expires_at
         out.append(ConnectionStatus(
             conn.id, kind, shares.CONNECTION_LABELS[kind], display, share.id if share else None,
@@ -237,9 +237,11 @@ def withdraw(svc: Services, ctx: Context, user_id: int, invitation_id: int) -> N
                      detail={"reason": "withdrawn"})
 
 
-def revoke_share(svc: Services, ctx: Context, user_id: int, share_id: int) -> None:
+def revoke_share(svc: Services, ctx: Context, user_id: int, share_id: int) -> str:
     """Either side ends a share (W5.7). Active: the grantee loses access on the next request (SEC-9).
-    Invited: that connection leaves the invitation; the link dies when nothing is left in it."""
+    Invited: that connection leaves the invitation (a *Withdraw* on one connection's row touches only
+    that connection); the link dies when nothing is left in it. Returns the state it had: active or
+    invited, so the page can say "revoked" or "withdrawn"."""
     notify = None
     with svc.sessions.begin() as db:
         user = db.get(User, user_id)
@@ -279,6 +281,7 @@ def revoke_share(svc: Services, ctx: Context, user_id: int, share_id: int) -> No
                                                    organisation=org.name, by=user.email, outcome="revoked")
     if notify is not None:
         svc.mailer.send(notify)
+    return before
 
 
 def lookup(db: Session, token: str, now: datetime) -> Invitation:
@@ -359,8 +362,8 @@ def _share_invitation(db: Session, ctx: Context, user_id: int,
 def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[str], *, text_shown: str) -> list[int]:
     """W5.3: the signed-in invitee accepts the chosen connections; return the ids of the active shares.
 
-    Connections the invitee unticks are declined (EC-2: onboarding then shows
-    partial, and the accountant can re-invite the missing one).
+    Connections the invitee unticks are *not accepted* (not declined: the invitation was accepted;
+    EC-2: onboarding then shows partial, and the accountant can re-invite the missing one).
     """
     ratelimit.hit(svc, ctx, "token", ctx.ip or "-")
     with svc.sessions.begin() as db:
@@ -369,7 +372,7 @@ def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[st
         if not chosen:
             raise shares.InvalidInput("Tick at least one connection, or decline the invitation.")
         consume(db, ctx, inv, status="accepted", user_id=user.id)
-        activated, declined = [], []
+        activated, not_accepted = [], []
         for share, conn in pairs:
             if share in chosen:
                 shares.check_transition(shares.ShareState, share.status, "active")
@@ -380,15 +383,15 @@ def accept(svc: Services, ctx: Context, user_id: int, token: str, kinds: list[st
                 share.status, share.grantee_user_id, share.activated_at = "active", user.id, ctx.now
                 activated.append(share)
             else:
-                share.status, share.outcome = "not_shared", "declined"
-                declined.append(conn.kind)
+                share.status, share.outcome = "not_shared", "not_accepted"
+                not_accepted.append(conn.kind)
         db.flush()
         org, _ = _org_facts(db, inv.organisation_id)  # type: ignore[arg-type]
         # SEC-8: consent evidence - who, when, IP, user agent, the text shown, the rights.
         audit.record(db, ctx, "invitation.accepted", actor_id=user.id, object_type="invitation", object_id=inv.id,
                      organisation_id=org.id, before="pending", after="accepted",
                      detail={"text_shown": text_shown, "email": user.email,
-                             "accepted": {s.id: s.rights for s in activated}, "declined": declined})
+                             "accepted": {s.id: s.rights for s in activated}, "not_accepted": not_accepted})
         for s in activated:
             audit.record(db, ctx, "share.activated", actor_id=user.id, object_type="share", object_id=s.id,
                          organisation_id=org.id, before="invited", after="active", detail={"rights": s.rights})

@@ -35,6 +35,7 @@ __all__ = [
     "set_role",
     "remove_member",
     "add_member",
+    "relation",
 ]
 
 
@@ -48,9 +49,16 @@ def parse_identifier(text: str, *, on: object = None) -> ubl.ParticipantId:
     return pid
 
 
-def create_organisation(db: Session, ctx: Context, user: User, name: str, identifiers: list[str]) -> Organisation:
-    """W1.2: add an organisation to the user's environment, with both connections; the user is its org admin."""
+def create_organisation(db: Session, ctx: Context, user: User, name: str, identifiers: list[str],
+                        held_for: str = "own") -> Organisation:
+    """W1.2: add an organisation to the user's environment, with both connections; the user is its org admin.
+
+    `held_for` says whose it is: "own" (the environment's own) or "client" (registered for a client,
+    who may take it over through an authorisation request, W3.3).
+    """
     name = name.strip()
+    if held_for not in shares.HELD_FOR:
+        raise shares.InvalidInput("Say whether this is your own organisation or a client's.")
     if not name:
         raise shares.InvalidInput("Enter the organisation's name.")
     pids = [parse_identifier(t) for t in identifiers if t.strip()]
@@ -62,7 +70,7 @@ def create_organisation(db: Session, ctx: Context, user: User, name: str, identi
         if taken is not None:
             raise shares.InvalidInput(f"{pid.value} is already registered on this node.")
     org = Organisation(environment_id=user.environment_id, name=name[:200], status="draft", peppol_send=True,
-                       peppol_receive=False, payer="own", created_at=ctx.now)
+                       peppol_receive=False, payer="own", held_for=held_for, created_at=ctx.now)
     org.identifiers = [OrganisationIdentifier(scheme=p.scheme, value=p.value) for p in pids]
     db.add(org)
     db.flush()
@@ -71,8 +79,14 @@ def create_organisation(db: Session, ctx: Context, user: User, name: str, identi
     db.add(Membership(user_id=user.id, organisation_id=org.id, role="org_admin", status="active", created_at=ctx.now))
     audit.record(db, ctx, "organisation.created", actor_id=user.id, object_type="organisation", object_id=org.id,
                  organisation_id=org.id, environment_id=user.environment_id, after="draft",
-                 detail={"identifiers": [p.value for p in pids]})
+                 detail={"identifiers": [p.value for p in pids], "held_for": held_for})
     return org
+
+
+def relation(org: Organisation, user: User) -> shares.OrgRelation:
+    """Our organisation or a client's, from `user`'s environment (what the accountant's pages offer)."""
+    return shares.org_relation(organisation_environment_id=org.environment_id, held_for=org.held_for,
+                               viewer_environment_id=user.environment_id)
 
 
 def membership(db: Session, user_id: int, organisation_id: int) -> Membership | None:

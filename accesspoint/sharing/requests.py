@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,8 @@ from accesspoint.db.tables.sharing import AuthorisationRequest, Invitation, Part
 from . import audit, invites, orgs, ratelimit
 from .context import Context, Services
 
-__all__ = ["create", "resend", "cancel", "for_requester", "inbox", "get_for_client", "accept", "refuse", "revoke"]
+__all__ = ["create", "resend", "cancel", "for_requester", "inbox", "get_for_client", "acceptance", "Acceptance",
+           "accept", "refuse", "revoke"]
 
 
 def _mail(svc: Services, db: Session, req: AuthorisationRequest, inv: Invitation, token: str, reminder: int = 0):
@@ -61,6 +64,7 @@ def create(svc: Services, ctx: Context, user_id: int, *, client_name: str, clien
         assert user is not None
         if user.environment_role not in ("advanced", "admin"):
             raise shares.NotAllowed("Only advanced users and admins can send authorisation requests.")
+        _check_ours_to_hand_over(db, user, pid.value)
         req, inv, token = _new(db, svc, ctx, user, client_name=client_name.strip()[:200], client_email=client_email,
                                client_identifier=pid.value, software_package=software_package.strip()[:200],
                                costs_paid_by=costs_paid_by)
@@ -68,6 +72,18 @@ def create(svc: Services, ctx: Context, user_id: int, *, client_name: str, clien
         req_id = req.id
     svc.mailer.send(mail)
     return req_id
+
+
+def _check_ours_to_hand_over(db: Session, user: User, identifier: str) -> None:
+    """A request for an organisation of the requester's own environment asks the client to take it over,
+    so only its org admin may send it (checked again at acceptance: `shares.accept_as`)."""
+    ident = db.scalar(sa.select(OrganisationIdentifier).where(OrganisationIdentifier.value == identifier))
+    org = db.get(Organisation, ident.organisation_id) if ident is not None else None
+    if org is not None and org.environment_id == user.environment_id:
+        m = orgs.membership(db, user.id, org.id)
+        if m is None or m.role != "org_admin":
+            raise shares.NotAllowed(f"{org.name} is registered in your environment; only its admins can ask the "
+                                    "client to take it over.")
 
 
 def _requester_side(db: Session, user_id: int, request_id: int) -> tuple[User, AuthorisationRequest]:
@@ -138,7 +154,9 @@ def inbox(db: Session, user: User) -> list[tuple[AuthorisationRequest, str]]:
     rows = db.execute(sa.select(AuthorisationRequest, Environment.name).join(
         Environment, Environment.id == AuthorisationRequest.requester_environment_id).where(
         AuthorisationRequest.client_email == user.email,
-        AuthorisationRequest.status.in_(("pending", "accepted", "refused")))
+        # Kept with their state once decided: a revoked or expired request stays visible (issue 12);
+        # cancelled ones are the requester's (withdrawn or superseded by a resend) and would only repeat.
+        AuthorisationRequest.status.in_(("pending", "accepted", "refused", "revoked", "expired")))
         .order_by(AuthorisationRequest.id.desc()))
     return [(r, n) for r, n in rows]
 
@@ -151,6 +169,97 @@ def get_for_client(db: Session, user: User, request_id: int) -> tuple[Authorisat
     return req, env.name if env else ""
 
 
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What accepting a request would do now, and the text the client is asked to agree to (SEC-8)."""
+
+    how: shares.AcceptAs
+    #: The organisation that holds the identifier (EXISTING, TAKE_OVER), else None.
+    organisation_id: int | None
+    organisation_name: str
+    firm: str
+    requester_name: str
+    requester_email: str
+    consent: str
+
+    def evidence(self) -> dict[str, object]:
+        """The requester's details as shown to the client, kept with the acceptance."""
+        return {"firm": self.firm, "requester": {"name": self.requester_name, "email": self.requester_email},
+                "accept_as": self.how.value, "takeover": self.how is shares.AcceptAs.TAKE_OVER}
+
+
+def _holder(db: Session, user: User, req: AuthorisationRequest) -> tuple[shares.IdentifierHolder | None, Organisation | None]:
+    ident = db.scalar(sa.select(OrganisationIdentifier).where(
+        OrganisationIdentifier.value == req.client_identifier))
+    org = db.get(Organisation, ident.organisation_id) if ident is not None else None
+    if org is None:
+        return None, None
+
+    def is_admin(user_id: int) -> bool:
+        m = orgs.membership(db, user_id, org.id)
+        return m is not None and m.role == "org_admin"
+
+    return shares.IdentifierHolder(organisation_id=org.id, environment_id=org.environment_id,
+                                   client_is_admin=is_admin(user.id),
+                                   requester_is_admin=is_admin(req.requester_user_id)), org
+
+
+def acceptance(db: Session, user: User, req: AuthorisationRequest, firm: str) -> Acceptance:
+    """W3.3: who asks (firm and person, shown first) and what accepting does to which organisation."""
+    holder, org = _holder(db, user, req)
+    how = shares.accept_as(holder, requester_environment_id=req.requester_environment_id)
+    requester = db.get(User, req.requester_user_id)
+    name = (requester.name or requester.email) if requester else ""
+    email = requester.email if requester else ""
+    org_name = org.name if org is not None and how in (shares.AcceptAs.TAKE_OVER, shares.AcceptAs.EXISTING) \
+        else req.client_name
+    payer = firm if req.costs_paid_by == "intermediary" else org_name
+    consent = shares.consent_text(how, firm=firm, requester=name, organisation=org_name,
+                                  identifier=req.client_identifier, payer=payer)
+    return Acceptance(how, org.id if org is not None and how is not shares.AcceptAs.UNAVAILABLE else None,
+                      org_name, firm, name, email, consent)
+
+
+def _take_over(db: Session, ctx: Context, user: User, org: Organisation, req: AuthorisationRequest) -> None:
+    """The client becomes the owner and an org admin of the organisation the requester registered for it.
+
+    The organisation moves to the client's environment (it owns its data and rights, product.md §1);
+    the requester's side keeps access only as members through the partnership set up next, so a
+    revocation ends it (W3.4). Nothing else changes: identifiers, connections, shares, documents.
+    """
+    before_env = org.environment_id
+    org.environment_id, org.held_for = user.environment_id, "own"
+    m = db.scalar(sa.select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == org.id))
+    if m is None:
+        m = Membership(user_id=user.id, organisation_id=org.id, role="org_admin", status="active", created_at=ctx.now)
+        db.add(m)
+    else:
+        if m.status != "active":
+            shares.check_transition(shares.MembershipState, m.status, "active")
+        m.status, m.role, m.via_partnership_id = "active", "org_admin", None
+    db.flush()
+    audit.record(db, ctx, "organisation.taken_over", actor_id=user.id, object_type="organisation", object_id=org.id,
+                 organisation_id=org.id, environment_id=user.environment_id, before=f"environment:{before_env}",
+                 after=f"environment:{user.environment_id}", detail={"request": req.id})
+    audit.record(db, ctx, "membership.added", actor_id=user.id, object_type="membership", object_id=m.id,
+                 organisation_id=org.id, after="active:org_admin", detail={"takeover": True})
+
+
+def _through_partnership(db: Session, ctx: Context, user: User, org: Organisation, req: AuthorisationRequest,
+                         partnership_id: int) -> None:
+    """After a take-over: the requester environment's members of the organisation now hold it through the
+    partnership, as members (W3.4 proposal: role member by default), so revoking removes them."""
+    rows = db.scalars(sa.select(Membership).join(User, User.id == Membership.user_id).where(
+        Membership.organisation_id == org.id, Membership.status == "active",
+        User.environment_id == req.requester_environment_id))
+    for m in rows:
+        before = f"{m.status}:{m.role}"
+        m.role, m.via_partnership_id = "member", partnership_id
+        audit.record(db, ctx, "membership.role_changed", actor_id=user.id, object_type="membership", object_id=m.id,
+                     organisation_id=org.id, before=before, after="active:member",
+                     detail={"via_partnership": partnership_id, "takeover": True})
+
+
 def _pending_invitation(db: Session, ctx: Context, req: AuthorisationRequest) -> Invitation:
     inv = db.get(Invitation, req.invitation_id) if req.invitation_id else None
     if req.status != "pending" or inv is None or inv.status != "pending" or inv.expires_at <= ctx.now:
@@ -159,24 +268,38 @@ def _pending_invitation(db: Session, ctx: Context, req: AuthorisationRequest) ->
 
 
 def accept(svc: Services, ctx: Context, user_id: int, request_id: int, *, organisation_id: int | None,
-           organisation_name: str = "", text_shown: str = "") -> int:
-    """W3.4 accepted: partnership created or reused, the requester becomes a member, payer set; returns org id."""
+           organisation_name: str = "", text_shown: str = "", confirmed_requester: bool = False) -> int:
+    """W3.4 accepted: partnership created or reused, the requester becomes a member, payer set; returns org id.
+
+    Which organisation: the one named by `organisation_id` (the client must be its org admin); else the one
+    holding the requested identifier, which the client takes over when the requester registered it for
+    them (`confirmed_requester` must then be True: W3.3), or a new one. Raises NotAllowed when someone
+    else holds the identifier, InvalidInput when the take-over is not confirmed. `text_shown` is stored
+    with the requester's details, IP, user agent and time as the mandate record (SEC-8).
+    """
     ratelimit.hit(svc, ctx, "token", ctx.ip or "-")
     with svc.sessions.begin() as db:
         user = db.get(User, user_id)
         assert user is not None
         req, firm = get_for_client(db, user, request_id)
         inv = _pending_invitation(db, ctx, req)
-        if organisation_id:
+        shown = acceptance(db, user, req, firm)
+        takeover = False
+        if organisation_id and organisation_id != shown.organisation_id:
             org = orgs.require_member(db, user, organisation_id, admin=True)
         else:
-            existing = db.scalar(sa.select(OrganisationIdentifier).where(
-                OrganisationIdentifier.value == req.client_identifier))
-            if existing is not None:
-                org = orgs.require_member(db, user, existing.organisation_id, admin=True)
-            else:
+            shares.check_acceptable(shown.how, confirmed_requester=confirmed_requester)
+            if shown.how is shares.AcceptAs.CREATE:
                 org = orgs.create_organisation(db, ctx, user, organisation_name or req.client_name,
                                                [req.client_identifier])
+            else:
+                org = db.get(Organisation, shown.organisation_id)
+                assert org is not None
+                if shown.how is shares.AcceptAs.TAKE_OVER:
+                    _take_over(db, ctx, user, org, req)
+                    takeover = True
+                else:
+                    org = orgs.require_member(db, user, org.id, admin=True)
         if org.environment_id == req.requester_environment_id:
             raise shares.InvalidInput("This organisation is already in the requester's environment.")
         invites.consume(db, ctx, inv, status="accepted", user_id=user.id)
@@ -192,6 +315,8 @@ def accept(svc: Services, ctx: Context, user_id: int, request_id: int, *, organi
         elif partnership.status != "active":
             shares.check_transition(shares.PartnershipState, partnership.status, "active")
             partnership.status, partnership.ended_at = "active", None
+        if takeover:
+            _through_partnership(db, ctx, user, org, req, partnership.id)
         m = db.scalar(sa.select(Membership).where(Membership.user_id == req.requester_user_id,
                                                    Membership.organisation_id == org.id))
         if m is None:
@@ -208,8 +333,9 @@ def accept(svc: Services, ctx: Context, user_id: int, request_id: int, *, organi
         audit.record(db, ctx, "request.accepted", actor_id=user.id, object_type="authorisation_request",
                      object_id=req.id, organisation_id=org.id, environment_id=user.environment_id,
                      before="pending", after="accepted",
-                     detail={"text_shown": text_shown, "firm": firm, "costs_paid_by": req.costs_paid_by,
-                             "partnership": partnership.id})
+                     detail={"text_shown": text_shown or shown.consent, "costs_paid_by": req.costs_paid_by,
+                             "payer": org.payer, "partnership": partnership.id, "confirmed_requester": confirmed_requester,
+                             **shown.evidence(), "takeover": takeover})
         audit.record(db, ctx, "membership.added", actor_id=user.id, object_type="membership", object_id=m.id,
                      organisation_id=org.id, after="active:member", detail={"via_partnership": partnership.id})
         if before_payer != org.payer:
@@ -276,4 +402,15 @@ def revoke(svc: Services, ctx: Context, user_id: int, request_id: int) -> None:
         keys.revoke_where(db, ctx, keys.ApiKey.via_request_id == req.id, reason="request_revoked", actor_id=user.id)
         audit.record(db, ctx, "request.revoked", actor_id=user.id, object_type="authorisation_request",
                      object_id=req.id, organisation_id=req.organisation_id, environment_id=user.environment_id,
-                     before="accepted", after="revoked")
+                     before="accepted", after="revoked", detail={"by": "requester" if requester_side else "client"})
+        # The other party learns of it (W3.4: "either party cancels"; the accountant was not told).
+        if requester_side:
+            to, name = req.client_email, org.name if org is not None else req.client_name
+        else:
+            requester = db.get(User, req.requester_user_id)
+            to, name = (requester.email if requester else ""), org.name if org is not None else req.client_name
+        mail = shares.build_outcome_mail(to=to, what="the authorisation" if requester_side else
+                                         "your authorisation request", organisation=name, by=user.email,
+                                         outcome="revoked") if to else None
+    if mail is not None:
+        svc.mailer.send(mail)

@@ -203,23 +203,28 @@ def organisation_new(r: Req) -> Response:
             properties:
               name: {type: string}
               identifiers: {type: array, items: {type: string}, example: ["0208:0123456749"]}
+              held_for: {type: string, enum: [client, own], default: client,
+                description: "client: you register it for a client (who can take it over by accepting your
+                  authorisation request); own: your environment's own organisation"}
     responses:
       "201": {description: "{id}"}
       "400": {description: Invalid name or identifier (ICD, format, check digit)}
     """
     if r.request.method == "GET":
-        return r.page("org_new.html", form={})
+        return r.page("org_new.html", form={"held_for": "client"})
     idents = r.getlist("identifiers") if r.api else [t for t in r.get("identifiers").replace(",", "\n").splitlines()]
     try:
         with r.svc.sessions.begin() as db:
             user = db.get(User, r.user.id)  # type: ignore[union-attr]
-            org = orgs.create_organisation(db, r.ctx, user, r.get("name"), idents)
+            org = orgs.create_organisation(db, r.ctx, user, r.get("name"), idents,
+                                           held_for=r.get("held_for") or "client")
             org_id = org.id
     except shares.InvalidInput as exc:
         if r.api:
             raise
         return r.page("org_new.html", status=400, error=exc.message,
-                      form={"name": r.get("name"), "identifiers": r.get("identifiers")})
+                      form={"name": r.get("name"), "identifiers": r.get("identifiers"),
+                            "held_for": r.get("held_for") or "client"})
     return r.done(f"/orgs/{org_id}", {"id": org_id}, flash="Organisation added.", status=201)
 
 
@@ -257,8 +262,16 @@ def members(r: Req) -> Response:
       "403": {description: Not an org admin}
     """
     org_id = r.path_int("org_id")
-    with r.svc.sessions.begin() as db:
-        orgs.add_member(db, r.ctx, db.get(User, r.user.id), org_id, r.get("email"), r.get("role", "member"))  # type: ignore[union-attr]
+    try:
+        with r.svc.sessions.begin() as db:
+            orgs.add_member(db, r.ctx, db.get(User, r.user.id), org_id, r.get("email"), r.get("role", "member"))  # type: ignore[union-attr]
+    except shares.InvalidInput as exc:
+        if r.api:
+            raise
+        from .sharing import organisation_page
+
+        return organisation_page(r, org_id, status=400, member_error=exc.message,
+                                 member_form={"email": r.get("email"), "role": r.get("role", "member")})
     return r.done(f"/orgs/{org_id}", flash="Member added.")
 
 

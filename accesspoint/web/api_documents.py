@@ -228,9 +228,7 @@ def routes(node: Node) -> list[BaseRoute]:
         email = (await _json(request)).get("email")
         if not isinstance(email, str):
             return _error(422, "bad-email", "give {\"email\": \"...\"}")
-        service = delivery_of(node)
-        entry = await run_in_threadpool(service.outbox.provide_email, request.path_params["id"], email)
-        service.wake()
+        entry = await run_in_threadpool(delivery_of(node).provide_email, request.path_params["id"], email)
         return JSONResponse(entry.as_json())
 
     @guarded

@@ -9,6 +9,7 @@ access check of `accesspoint.sharing.orgs.connection_access` on every request
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -34,11 +35,26 @@ MAX_UPLOAD = 10 * 1024 * 1024
 
 
 def _states(db, doc_ids: list[int]) -> dict[int, str]:
+    return {d: e.state for d, e in _entries(db, doc_ids).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What the pages show of a document's outbox entry (the latest, for resends keep one entry)."""
+
+    public_id: str
+    state: str
+    email: str | None
+    error_detail: str | None
+
+
+def _entries(db, doc_ids: list[int]) -> dict[int, _Entry]:
     if not doc_ids:
         return {}
-    rows = db.execute(sa.select(OutboxEntry.document_id, OutboxEntry.state).where(
+    rows = db.execute(sa.select(OutboxEntry.document_id, OutboxEntry.public_id, OutboxEntry.state,
+                                OutboxEntry.email, OutboxEntry.error_detail).where(
         OutboxEntry.document_id.in_(doc_ids), OutboxEntry.kind == "document").order_by(OutboxEntry.id))
-    return {d: s for d, s in rows}
+    return {d: _Entry(pid, st, em, err) for d, pid, st, em, err in rows}
 
 
 def _doc_json(d: Document, state: str) -> dict[str, Any]:
@@ -68,22 +84,21 @@ def connection_page(r: Req) -> Response:
         docs = list(db.scalars(sa.select(Document).where(
             Document.organisation_id == access.organisation_id, Document.connection == access.kind)
             .order_by(Document.id.desc()).limit(500)))
-        states = _states(db, [d.id for d in docs])
+        entries = _entries(db, [d.id for d in docs])
+    states = {d: e.state for d, e in entries.items()}
     rows = [(d, _state_of(d, states)) for d in docs]
     if r.api:
         return r.done("", {"connection_id": cid, "kind": access.kind, "organisation": access.organisation_name,
                            "rights": sorted(access.rights), "documents": [_doc_json(d, s) for d, s in rows]})
-    return r.page("connection.html", access=access, rows=rows,
+    return r.page("connection.html", access=access, rows=rows, entries=entries,
                   can_send=access.kind == "peppol_sales" and "send" in access.rights)
 
 
-def _outbox(node: Any):
-    outbox = getattr(node, "outbox", None)
-    if outbox is None:
-        from accesspoint.delivery import Outbox
+def _delivery(node: Any):
+    """The node's delivery service: the same outbox and workers the JSON API uses."""
+    from accesspoint.web.api_documents import delivery_of
 
-        outbox = Outbox(node.sessions, clock=node.now)
-    return outbox
+    return delivery_of(node)
 
 
 @endpoint()
@@ -105,7 +120,7 @@ def send(r: Req) -> Response:
       "400": {description: The document was rejected (reason given)}
       "403": {description: No send right on this connection}
     """
-    from accesspoint.delivery import DocumentRejected
+    from accesspoint.delivery import DocumentRejected, State, Submission
 
     cid = r.path_int("connection_id")
     with r.svc.sessions() as db:
@@ -122,10 +137,20 @@ def send(r: Req) -> Response:
     if not data or len(data) > MAX_UPLOAD:
         raise shares.InvalidInput("The document is empty or larger than 10 MB.")
     email = r.get("email").strip() or None
+    service = _delivery(r.node)
     try:
-        result = _outbox(r.node).submit(data, email=email, organisation_id=access.organisation_id)
+        result = service.outbox.submit(data, email=email, organisation_id=access.organisation_id)
+        if result.duplicate and email and result.entry.state is State.NEEDS_EMAIL:
+            # The same invoice again, now with the address it was waiting for: that is the answer to
+            # needs_email, not a second send (W8.2(c)).
+            result = Submission(service.provide_email(result.entry.id, email), duplicate=True)
+            waited = True
+        else:
+            waited = False
     except DocumentRejected as exc:
         raise shares.InvalidInput(f"The document was not accepted: {exc}") from None
+    if not result.duplicate:
+        service.wake()
     with r.svc.sessions.begin() as db:
         from accesspoint.sharing import audit
 
@@ -136,7 +161,9 @@ def send(r: Req) -> Response:
     state = entry.state.value if hasattr(entry.state, "value") else str(entry.state)
     return r.done(f"/connections/{cid}", {"document_id": entry.document_id, "state": state,
                                           "duplicate": result.duplicate},
-                  flash="Already sent before: nothing new was queued." if result.duplicate else "Document queued for sending.",
+                  flash=(f"Sending by email to {email}." if waited else
+                         "Already sent before: nothing new was queued." if result.duplicate else
+                         "Document queued for sending."),
                   status=201)
 
 
@@ -152,9 +179,11 @@ def _document(r: Req) -> tuple[Document, orgs.Access]:
         if conn is None:
             raise shares.NotAllowed("You have no access to this document.")
         access = orgs.connection_access(db, db.get(User, r.user.id), conn.id)  # type: ignore[union-attr]
-        state = _state_of(doc, _states(db, [doc.id]))
+        entry = _entries(db, [doc.id]).get(doc.id)
+        state = _state_of(doc, {doc.id: entry.state} if entry else {})
         db.expunge(doc)
     doc.__dict__["_state"] = state
+    doc.__dict__["_entry"] = entry
     return doc, access
 
 
@@ -168,10 +197,68 @@ def document_page(r: Req) -> Response:
       "403": {description: No access}
     """
     doc, access = _document(r)
+    entry = doc.__dict__["_entry"]
     if r.api:
-        return r.done("", _doc_json(doc, doc.__dict__["_state"]))
-    return r.page("document.html", doc=doc, access=access, state=doc.__dict__["_state"],
-                  can_download="download" in access.rights)
+        body = _doc_json(doc, doc.__dict__["_state"])
+        if entry is not None and entry.state == "needs_email":
+            body["suggested_email"] = doc.buyer_email
+        if entry is not None and entry.state == "failed":
+            body["error"] = entry.error_detail
+        return r.done("", body)
+    return _document_html(r, doc, access)
+
+
+def _document_html(r: Req, doc: Document, access: orgs.Access, *, status: int = 200, error: str = "",
+                   typed: str | None = None) -> Response:
+    entry = doc.__dict__["_entry"]
+    asks_email = (entry is not None and entry.state == "needs_email" and "send" in access.rights)
+    return r.page("document.html", status=status, doc=doc, access=access, state=doc.__dict__["_state"],
+                  entry=entry, can_download="download" in access.rights, asks_email=asks_email,
+                  email_value=typed if typed is not None else (doc.buyer_email or ""), error=error)
+
+
+@endpoint()
+def give_email(r: Req) -> Response:
+    """The buyer is on no network (`needs_email`): send it by email to this address (W8.2(c)).
+    ---
+    summary: Give the email address a document waits for
+    description: The same path as `POST /api/v1/documents/{id}/email`, for a signed-in user with the
+      send right on the sales connection. Delivery continues by email (PDF + UBL and a link).
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [email], properties: {email: {type: string}}}
+    responses:
+      "200": {description: "{document_id, state, email}"}
+      "400": {description: Not an email address}
+      "403": {description: No send right}
+      "409": {description: The document no longer waits for an address}
+    """
+    from accesspoint.delivery import DocumentRejected
+
+    doc, access = _document(r)
+    entry = doc.__dict__["_entry"]
+    if "send" not in access.rights or doc.direction != "out" or entry is None:
+        raise shares.NotAllowed("You cannot send documents from this connection.")
+    typed = r.get("email").strip()
+    try:
+        view = _delivery(r.node).provide_email(entry.public_id, typed)
+    except DocumentRejected as exc:
+        if exc.code == "bad-state":
+            raise shares.InvalidTransition("This document no longer waits for an email address.") from None
+        message = "Enter an email address, e.g. invoices@buyer.example."
+        if r.api:
+            raise shares.InvalidInput(message) from None
+        # Shown beside the form, with what was typed (not a dead-end page).
+        return _document_html(r, doc, access, status=400, error=message, typed=typed)
+    back = _back(r, f"/documents/{doc.public_id}")
+    return r.done(back, {"document_id": doc.public_id, "state": view.state.value, "email": view.email},
+                  flash=f"Sending by email to {view.email}.")
+
+
+def _back(r: Req, default: str) -> str:
+    nxt = r.get("next")
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") else default
 
 
 def _render_html(content: bytes) -> str:
@@ -244,9 +331,11 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/documents/{public_id}/view", document_view, methods=["GET"], **html),
         Route("/documents/{public_id}/ubl", document_ubl, methods=["GET"], **html),
         Route("/documents/{public_id}/pdf", document_pdf, methods=["GET"], **html),
+        Route("/documents/{public_id}/email", give_email, methods=["POST"], **html),
         Route("/api/connections/{connection_id:int}/documents", connection_page, methods=["GET"]),
         Route("/api/connections/{connection_id:int}/documents", send, methods=["POST"]),
         Route("/api/shared-documents/{public_id}", document_page, methods=["GET"]),
         Route("/api/shared-documents/{public_id}/ubl", document_ubl, methods=["GET"]),
         Route("/api/shared-documents/{public_id}/pdf", document_pdf, methods=["GET"]),
+        Route("/api/shared-documents/{public_id}/email", give_email, methods=["POST"]),
     ]

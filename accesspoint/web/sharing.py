@@ -36,7 +36,7 @@ def clients(r: Req) -> Response:
     ---
     summary: Connections of all my organisations with their share state
     responses:
-      "200": {description: "[{organisation_id, name, onboarding, connections: [...]}]"}
+      "200": {description: "[{organisation_id, name, relation (ours|client), onboarding, connections: [...]}]"}
     """
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
@@ -44,11 +44,14 @@ def clients(r: Req) -> Response:
         for org, role in orgs.organisations_of(db, user):
             sts = invites.connection_statuses(db, org.id, r.ctx.now)
             rows.append((org, role, sts, shares.onboarding([s.display.key if s.display.key in ("active",) else
-                                                            "not_shared" for s in sts])))
+                                                            "not_shared" for s in sts]), orgs.relation(org, user)))
     if r.api:
-        return r.done("", [{"organisation_id": o.id, "name": o.name, "onboarding": ob.value,
-                            "connections": [_status_json(s) for s in sts]} for o, _, sts, ob in rows])  # type: ignore[arg-type]
-    return r.page("clients.html", rows=rows)
+        return r.done("", [{"organisation_id": o.id, "name": o.name, "relation": rel.value, "onboarding": ob.value,
+                            "connections": [_status_json(s) for s in sts]} for o, _, sts, ob, rel in rows])  # type: ignore[arg-type]
+    # The firm's own organisation is not a client: listed apart, without onboarding (issue 12).
+    ours = [row for row in rows if row[4] is shares.OrgRelation.OURS]
+    clients_ = [row for row in rows if row[4] is shares.OrgRelation.CLIENT]
+    return r.page("clients.html", ours=ours, clients=clients_)
 
 
 @endpoint()
@@ -57,10 +60,15 @@ def organisation(r: Req) -> Response:
     ---
     summary: An organisation's connections and their share state
     responses:
-      "200": {description: "{id, name, identifiers, onboarding, connections}"}
+      "200": {description: "{id, name, identifiers, payer, relation (ours|client), onboarding, connections}"}
       "403": {description: No membership}
     """
-    org_id = r.path_int("org_id")
+    return organisation_page(r, r.path_int("org_id"))
+
+
+def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: object) -> Response:
+    """The organisation page (or its JSON); `errors` re-render it after a form's InvalidInput, with the
+    message beside that form and what was typed kept (issue 12: no dead-end error page)."""
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
         org = orgs.require_member(db, user, org_id)
@@ -68,12 +76,15 @@ def organisation(r: Req) -> Response:
         sts = invites.connection_statuses(db, org_id, r.ctx.now)
         mems = orgs.members(db, org_id)
         idents = [i.value for i in org.identifiers]
+        rel = orgs.relation(org, user)
     ob = shares.onboarding(["active" if s.display.key == "active" else "not_shared" for s in sts])
     if r.api:
         return r.done("", {"id": org.id, "name": org.name, "identifiers": idents, "payer": org.payer,
-                           "onboarding": ob.value, "connections": [_status_json(s) for s in sts]})
-    return r.page("organisation.html", org=org, identifiers=idents, statuses=sts, onboarding=ob, members=mems,
-                  role=role)
+                           "relation": rel.value, "onboarding": ob.value,
+                           "connections": [_status_json(s) for s in sts]})
+    return r.page("organisation.html", status=status, org=org, identifiers=idents, statuses=sts, onboarding=ob,
+                  members=mems, role=role, relation=rel.value, offers_share=shares.offers_share_with_client(rel),
+                  **errors)
 
 
 @endpoint()
@@ -97,8 +108,14 @@ def share(r: Req) -> Response:
       "429": {description: Too many invitations this hour}
     """
     org_id = r.path_int("org_id")
-    inv = invites.share_connections(r.svc, r.ctx, r.user.id, org_id, r.get("email"),  # type: ignore[union-attr]
-                                    r.getlist("connections"))
+    try:
+        inv = invites.share_connections(r.svc, r.ctx, r.user.id, org_id, r.get("email"),  # type: ignore[union-attr]
+                                        r.getlist("connections"))
+    except shares.InvalidInput as exc:
+        if r.api:
+            raise
+        return organisation_page(r, org_id, status=400, share_error=exc.message,
+                                 share_form={"email": r.get("email"), "connections": r.getlist("connections")})
     return r.done(f"/orgs/{org_id}", {"invitation_id": inv}, flash="Invitation sent.")
 
 
@@ -132,12 +149,15 @@ def revoke_share(r: Req) -> Response:
     """Revoke a share, from either side; access ends on the next request (SEC-9).
     ---
     summary: Revoke a share
+    description: An invited (not yet accepted) share is withdrawn for its connection only; the
+      invitation's link keeps working for the other connection it carries, and dies with the last.
     responses:
-      "200": {description: Revoked}
+      "200": {description: "{ok, was: active|invited}"}
       "403": {description: Neither owner nor grantee}
     """
-    invites.revoke_share(r.svc, r.ctx, r.user.id, r.path_int("share_id"))  # type: ignore[union-attr]
-    return r.done(_back(r), flash="Access revoked.")
+    before = invites.revoke_share(r.svc, r.ctx, r.user.id, r.path_int("share_id"))  # type: ignore[union-attr]
+    return r.done(_back(r), {"ok": True, "was": before},
+                  flash="Invitation withdrawn for this connection." if before == "invited" else "Access revoked.")
 
 
 def _back(r: Req) -> str:
@@ -190,8 +210,6 @@ def _pending_view(r: Req) -> tuple[str, invites.InviteView]:
 
 CONSENT_SHARE = ("I confirm that I want access to the connections ticked above of {org} ({ids}), "
                  "shared by {firm}.")
-CONSENT_REQUEST = ("I authorise {firm} to manage Peppol e-invoicing for {org} ({ids}); transaction costs "
-                   "are paid by {payer}.")
 
 
 @endpoint(login=False)
@@ -409,30 +427,46 @@ def inbox(r: Req) -> Response:
     return r.page("inbox.html", rows=rows)
 
 
+def _acceptance(r: Req) -> tuple[object, str, requests.Acceptance]:
+    with r.svc.sessions() as db:
+        user = db.get(User, r.user.id)  # type: ignore[union-attr]
+        req, firm = requests.get_for_client(db, user, r.path_int("request_id"))
+        shown = requests.acceptance(db, user, req, firm)
+        db.expunge(req)
+    return req, firm, shown
+
+
 @endpoint()
 def inbox_request_json(r: Req) -> Response:
-    """One incoming request with the requester's details (W3.3).
+    """One incoming request with the requester's details (W3.3) and what accepting it would do.
     ---
     summary: An incoming authorisation request
+    description: "`accept_as` is create (a new organisation), take_over (the requester registered the
+      organisation for you: you become its admin), existing (one of yours) or unavailable (someone else
+      holds the identifier). `consent` is the text you agree to by accepting."
     responses:
-      "200": {description: request}
+      "200": {description: "request + {requester: {name, email}, accept_as, organisation_id, consent}"}
       "403": {description: Not addressed to my verified email}
     """
-    with r.svc.sessions() as db:
-        req, firm = requests.get_for_client(db, db.get(User, r.user.id), r.path_int("request_id"))  # type: ignore[union-attr]
-    return r.done("", _request_json(req, firm=firm))
+    req, firm, shown = _acceptance(r)
+    body = _request_json(req, firm=firm) | {
+        "requester": {"name": shown.requester_name, "email": shown.requester_email},
+        "accept_as": shown.how.value, "consent": shown.consent}
+    if shown.organisation_id is not None and req.status == "pending":
+        body["organisation_id"] = shown.organisation_id
+    return r.done("", body)
 
 
 @endpoint()
 def inbox_request(r: Req) -> Response:
     """One incoming request: the requester's details first, to be checked (W3.3)."""
+    req, firm, shown = _acceptance(r)
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
-        req, firm = requests.get_for_client(db, user, r.path_int("request_id"))
-        my_orgs = [o for o, role in orgs.organisations_of(db, user) if role == "org_admin"]
-    consent = CONSENT_REQUEST.format(firm=firm, org=req.client_name, ids=req.client_identifier,
-                                     payer=firm if req.costs_paid_by == "intermediary" else req.client_name)
-    return r.page("request.html", req=req, firm=firm, orgs=my_orgs, consent=consent)
+        my_orgs = [o for o, role in orgs.organisations_of(db, user)
+                   if role == "org_admin" and o.id != shown.organisation_id]
+    return r.page("request.html", req=req, firm=firm, orgs=my_orgs, shown=shown, consent=shown.consent,
+                  accept_as=shown.how.value)
 
 
 @endpoint()
@@ -440,25 +474,42 @@ def inbox_accept(r: Req) -> Response:
     """Accept an authorisation request: partnership, membership for the requester, payer (W3.4).
     ---
     summary: Accept an authorisation request
+    description: "When the requester registered the organisation for you (`accept_as` take_over in the
+      request), accepting makes you its owner and admin and needs `confirm_requester: true`: you checked
+      who sent it. The consent text, your IP, user agent and the time are kept as the mandate (SEC-8)."
     requestBody:
       content:
         application/json:
           schema:
             type: object
             properties:
-              organisation_id: {type: integer, description: "one of my organisations; omitted = create it"}
+              organisation_id: {type: integer, description: "one of my organisations; omitted = the one holding
+                the identifier (taken over when registered for me), else a new one"}
+              confirm_requester: {type: boolean, description: "I checked the requester's details (needed to take over)"}
     responses:
       "200": {description: "{organisation_id}"}
+      "400": {description: "A take-over without confirm_requester"}
+      "403": {description: "Someone else holds the identifier"}
       "410": {description: No longer open}
     """
     rid = r.path_int("request_id")
     raw = r.get("organisation_id")
     org_id = int(raw) if raw.isdigit() else None
-    with r.svc.sessions() as db:
-        req, firm = requests.get_for_client(db, db.get(User, r.user.id), rid)  # type: ignore[union-attr]
-    consent = CONSENT_REQUEST.format(firm=firm, org=req.client_name, ids=req.client_identifier,
-                                     payer=firm if req.costs_paid_by == "intermediary" else req.client_name)
-    org = requests.accept(r.svc, r.ctx, r.user.id, rid, organisation_id=org_id, text_shown=consent)  # type: ignore[union-attr]
+    confirmed = r.form.get("confirm_requester") in (True, "true", "on", "1", "yes")
+    req, firm, shown = _acceptance(r)
+    try:
+        org = requests.accept(r.svc, r.ctx, r.user.id, rid, organisation_id=org_id,  # type: ignore[union-attr]
+                              text_shown=shown.consent, confirmed_requester=confirmed)
+    except shares.InvalidInput as exc:
+        if r.api:
+            raise
+        # Beside the form, with what was chosen kept (not a dead-end page).
+        with r.svc.sessions() as db:
+            user = db.get(User, r.user.id)  # type: ignore[union-attr]
+            my_orgs = [o for o, role in orgs.organisations_of(db, user)
+                       if role == "org_admin" and o.id != shown.organisation_id]
+        return r.page("request.html", status=400, req=req, firm=firm, orgs=my_orgs, shown=shown,
+                      consent=shown.consent, accept_as=shown.how.value, error=exc.message, chosen=raw)
     r.set_cookie(INVITE_COOKIE, "", 0)
     return r.done(f"/orgs/{org}", {"organisation_id": org}, flash=f"{firm} is now authorised.")
 

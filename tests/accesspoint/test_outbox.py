@@ -111,6 +111,52 @@ def test_preflight_names_the_route_without_sending(node):
 
 
 @pytest.mark.db
+def test_needs_email_fails_when_nobody_gives_an_address_in_time(node):
+    """W8.3 "no endpoint and no email" is failed, after [delivery] needs_email_timeout_hours; the clock
+    is injected, so the wait is a clock move."""
+    from datetime import timedelta
+
+    sessions, clock, outbox, router, *_ = node
+    w = worker(sessions, router, clock, policy=RetryPolicy(needs_email_timeout=timedelta(hours=72)))
+    waiting = outbox.submit(invoice("T-1", buyer=BUYER_NOWHERE)).entry.id
+    answered = outbox.submit(invoice("T-2", buyer=BUYER_NOWHERE)).entry.id
+    assert asyncio.run(w.drain()) == 2
+    assert outbox.get(waiting).state is State.NEEDS_EMAIL
+    clock.advance(hours=71, minutes=59)
+    assert asyncio.run(w.drain()) == 0  # nothing is due before the deadline
+    assert outbox.get(waiting).state is State.NEEDS_EMAIL
+    clock.advance(minutes=2)
+    # An address given after the deadline but before a worker came by still counts.
+    outbox.provide_email(answered, "late@buyer.example")
+    asyncio.run(w.drain())
+    failed = outbox.get(waiting)
+    assert failed.state is State.FAILED and failed.error_code == "needs-email-timeout"
+    assert "72 hours" in failed.error_detail and failed.events[-1].action == "needs-email-timeout"
+    # no mailer in this worker: the answered one is being retried, not failed for want of an address
+    late = outbox.get(answered)
+    assert late.state is State.CREATED and late.email == "late@buyer.example" and late.error_code == "no-mailer"
+    # A failed one can be resent with an address (W8.4).
+    assert outbox.resend(waiting, email="ap@buyer.example").state is State.CREATED
+
+
+@pytest.mark.db
+def test_an_address_given_while_a_worker_expires_the_wait_wins(node):
+    """provide_email does not wait for a worker's lease: the expiry must not fail an entry that just got one."""
+    from datetime import timedelta
+
+    sessions, clock, outbox, router, *_ = node
+    w = worker(sessions, router, clock, policy=RetryPolicy(needs_email_timeout=timedelta(hours=1)))
+    entry = outbox.submit(invoice("T-3", buyer=BUYER_NOWHERE)).entry.id
+    asyncio.run(w.drain())
+    clock.advance(hours=2)
+    (claim,) = w.claim(10)
+    work = w._load(claim)
+    outbox.provide_email(entry, "ap@buyer.example")
+    assert w._finish(claim, w._needs_email_expired(work))
+    assert outbox.get(entry).state is State.CREATED
+
+
+@pytest.mark.db
 def test_no_route_waits_for_an_email_then_mails_pdf_and_ubl(node, smtp):
     sessions, clock, outbox, router, *_ = node
     controller, sink = smtp

@@ -19,6 +19,13 @@ def test_defaults_and_relative_paths(tmp_path: Path) -> None:
     assert s.path("keys/ap.key.pem") == tmp_path.resolve() / "keys/ap.key.pem"
 
 
+def test_needs_email_timeout_default_and_override(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, ""), environ={}).delivery.needs_email_timeout_hours == 72
+    s = load_settings(write(tmp_path, "[delivery]\nneeds_email_timeout_hours = 24\n"),
+                      environ={"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "1.5"})
+    assert s.delivery.needs_email_timeout_hours == 1.5
+
+
 def test_environment_overrides_file(tmp_path: Path) -> None:
     d = write(tmp_path, '[node]\nmode = "production"\n[http]\nport = 9000\n[smtp]\npassword = "file"\n')
     s = load_settings(d, environ={"PEPPOL_HTTP_PORT": "9443", "PEPPOL_DATABASE_URL": "postgresql://u@db/x",
@@ -41,6 +48,10 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("", {"PEPPOL_REVOCATION_ENABLED": "perhaps"}, "PEPPOL_REVOCATION_ENABLED"),
         ("[web]\ninvite_ttl_days = 45\n", {}, "web.invite_ttl_days"),
         ("", {"PEPPOL_WEB_INVITE_TTL_DAYS": "0"}, "web.invite_ttl_days"),
+        ("[delivery]\nneeds_email_timeout_hours = 0\n", {}, "delivery.needs_email_timeout_hours"),
+        ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "-1"}, "delivery.needs_email_timeout_hours"),
+        ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "nan"}, "delivery.needs_email_timeout_hours"),
+        ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "soon"}, "PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS"),
     ],
 )
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict, needle: str) -> None:

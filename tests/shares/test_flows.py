@@ -64,7 +64,7 @@ def test_share_both_accept_and_revoke(svc, ctx, outbox):
         invites.accept(svc, ctx, other, token, list(shares.CONNECTION_KINDS), text_shown="t")
     share_ids = invites.accept(svc, ctx, client, token, ["peppol_purchase"], text_shown="I accept")
     assert len(share_ids) == 1
-    assert statuses(svc, ctx, org) == {"peppol_purchase": "active", "peppol_sales": "declined"}
+    assert statuses(svc, ctx, org) == {"peppol_purchase": "active", "peppol_sales": "not_accepted"}
     # SEC-2: a used link is dead, with the same error as an unknown one (SEC-6).
     with pytest.raises(shares.InviteInvalid):
         invites.accept(svc, ctx, client, token, ["peppol_purchase"], text_shown="t")

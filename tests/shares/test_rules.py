@@ -17,7 +17,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def test_public_api_is_pinned():
     assert set(shares.__all__) == {n for n in dir(shares) if not n.startswith("_")} - {
-        "errors", "messages", "passwords", "policy", "tokens"}
+        "errors", "mandates", "messages", "passwords", "policy", "tokens"}
 
 
 @pytest.mark.parametrize("machine, current, target", [
@@ -149,3 +149,42 @@ def test_invite_mail_names_firm_and_organisation_and_keeps_token_out_of_subject(
     assert "Boekhouder & Co" in msg["Subject"] and "Bakkerij Peeters" in msg["Subject"]
     assert "0208:0123456749" in body and "Peppol – purchase invoices" in body and "Peppol – sales invoices" in body
     assert "SECRETTOKEN" in body and "SECRETTOKEN" not in msg["Subject"]
+
+
+def test_accept_as_decides_create_take_over_existing_or_unavailable():
+    H = shares.IdentifierHolder
+    req_env = 7
+    assert shares.accept_as(None, requester_environment_id=req_env) is shares.AcceptAs.CREATE
+    # Registered by the requester for the client (the Doccle order): taken over.
+    assert shares.accept_as(H(1, req_env, client_is_admin=False, requester_is_admin=True),
+                            requester_environment_id=req_env) is shares.AcceptAs.TAKE_OVER
+    # A colleague without admin rights cannot hand the firm's organisation away.
+    assert shares.accept_as(H(1, req_env, client_is_admin=False, requester_is_admin=False),
+                            requester_environment_id=req_env) is shares.AcceptAs.UNAVAILABLE
+    assert shares.accept_as(H(1, 9, client_is_admin=True, requester_is_admin=False),
+                            requester_environment_id=req_env) is shares.AcceptAs.EXISTING
+    assert shares.accept_as(H(1, 9, client_is_admin=False, requester_is_admin=False),
+                            requester_environment_id=req_env) is shares.AcceptAs.UNAVAILABLE
+    with pytest.raises(shares.InvalidInput):
+        shares.check_acceptable(shares.AcceptAs.TAKE_OVER, confirmed_requester=False)
+    with pytest.raises(shares.NotAllowed):
+        shares.check_acceptable(shares.AcceptAs.UNAVAILABLE, confirmed_requester=True)
+    shares.check_acceptable(shares.AcceptAs.TAKE_OVER, confirmed_requester=True)
+    text = shares.consent_text(shares.AcceptAs.TAKE_OVER, firm="F", requester="Anna", organisation="B",
+                               identifier="0208:0123456749", payer="F")
+    assert "take over B" in text and "Anna of F" in text
+
+
+def test_org_relation_and_where_share_with_your_client_belongs():
+    rel = shares.org_relation
+    assert rel(organisation_environment_id=1, held_for="own", viewer_environment_id=1) is shares.OrgRelation.OURS
+    assert rel(organisation_environment_id=1, held_for="client", viewer_environment_id=1) is shares.OrgRelation.CLIENT
+    # A client's own organisation, seen by the accountant through the mandate, is a client's.
+    assert rel(organisation_environment_id=2, held_for="own", viewer_environment_id=1) is shares.OrgRelation.CLIENT
+    assert not shares.offers_share_with_client(shares.OrgRelation.OURS)
+    assert shares.offers_share_with_client(shares.OrgRelation.CLIENT)
+
+
+def test_an_unticked_connection_is_not_accepted_not_declined():
+    d = shares.share_display("not_shared", "not_accepted", "accepted", T0, T0)
+    assert (d.key, d.label) == ("not_accepted", "Not accepted")

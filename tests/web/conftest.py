@@ -102,13 +102,14 @@ def shared_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str, smtp, shared_pki: Path) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, smtp, shared_pki: Path) -> Iterator[Server]:
     import uvicorn
 
     from accesspoint.init import init_node
     from accesspoint.web.app import create_app
 
     box, smtp_port = smtp
+    delivering = request.node.get_closest_marker("delivering") is not None
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -119,8 +120,14 @@ def server(tmp_path: Path, database_url: str, smtp, shared_pki: Path) -> Iterato
         "PEPPOL_DATABASE_URL": database_url, "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(smtp_port),
         "PEPPOL_WEB_BASE_URL": base, "PEPPOL_REVOCATION_ENABLED": "false",
         # Documents sent from the web app stay in the outbox (no delivery workers): these tests are
-        # about who sees what, and delivery has its own tests.
-        "PEPPOL_DELIVERY_WORKERS": "0"}))
+        # about who sees what, and delivery has its own tests. `@pytest.mark.delivering` runs one
+        # worker that polls often (a wake-up after each submit makes it prompt anyway).
+        "PEPPOL_DELIVERY_WORKERS": "1" if delivering else "0", "PEPPOL_DELIVERY_POLL_INTERVAL": "0.2"}))
+    if delivering:
+        from accesspoint.delivery.service import DeliveryService
+
+        # No SML/SMP resolver: every buyer not on this node is on no network (W8.2(c)), without DNS.
+        node.__dict__["delivery"] = DeliveryService.from_node(node)
     app = create_app(node)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)

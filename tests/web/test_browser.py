@@ -205,7 +205,7 @@ def test_existing_user_forwarded_and_expired_links(server, browser, shot):
     follow(c, "#accept-form button[type=submit]")
     assert c.locator("#shared-connections li").count() == 1
     a.reload()
-    assert states(a) == {"peppol_purchase": "active", "peppol_sales": "declined"}
+    assert states(a) == {"peppol_purchase": "active", "peppol_sales": "not_accepted"}
     assert a.locator("[data-onboarding]").first.get_attribute("data-onboarding") == "partial"
     shot(a, "12-accountant-partial")
 

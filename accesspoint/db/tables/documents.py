@@ -82,7 +82,8 @@ class OutboxEntry(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     #: How often a failed entry was sent again (W8.4); part of the AS4 MessageId.
     resends: Mapped[int] = mapped_column(default=0)
-    #: When a worker should next look at it; NULL = nothing to do (final, or waiting on a person).
+    #: When a worker should next look at it; NULL = nothing to do (final). For `needs_email`: the end of
+    #: the wait for a person to give the address, when a worker fails it (RetryPolicy.needs_email_timeout).
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -34,6 +34,10 @@ class Organisation(Base):
     peppol_send: Mapped[bool] = mapped_column(default=True)
     #: Off by default: receiving costs money (product.md §2).
     peppol_receive: Mapped[bool] = mapped_column(default=False)
+    #: "own" (the environment's own organisation) or "client" (an intermediary registered it for a
+    #: client, who takes it over by accepting an authorisation request: W3.3). Drives what the
+    #: accountant's pages offer, never who has access (memberships do that).
+    held_for: Mapped[str] = mapped_column(sa.String(20), default="own", server_default="own")
     #: "own" or "intermediary:<environment id>" (product.md W4)
     payer: Mapped[str] = mapped_column(sa.String(50), default="own")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
