@@ -93,6 +93,9 @@ class RevocationSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8443
+    #: Processes serving HTTP (one primary that also runs the background services, plus
+    #: HTTP-only workers sharing its socket); 0 = one per core. See accesspoint.processes.
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,8 @@ def load_settings(directory: str | Path, environ: Mapping[str, str] | None = Non
         sections[name] = cls(**values)
     if sections["delivery"].workers < 0 or sections["delivery"].poll_interval <= 0:
         raise ConfigError("config keys delivery.workers / delivery.poll_interval must be >= 0 / > 0")
+    if sections["http"].workers < 0:
+        raise ConfigError("config key http.workers must be >= 0 (0 = one process per core)")
     wait = sections["delivery"].needs_email_timeout_hours
     if not 0 < wait <= MAX_NEEDS_EMAIL_TIMEOUT_HOURS:
         raise ConfigError(f"config key delivery.needs_email_timeout_hours: {wait:g} is outside "

@@ -32,9 +32,19 @@ log = logging.getLogger(__name__)
 
 
 class Node:
-    def __init__(self, settings: Settings, *, mailer: Mailer | None = None) -> None:
+    """The node's object graph, in one of two roles (see `accesspoint.processes`).
+
+    role="primary" is the whole node: it migrates the database and runs every background
+    service. role="http" is an extra `serve` process beside a primary: it answers HTTP and
+    delivers from the outbox, and runs none of the once-per-node services.
+    """
+
+    def __init__(self, settings: Settings, *, mailer: Mailer | None = None, role: str = "primary") -> None:
+        if role not in ("primary", "http"):
+            raise ValueError(f"unknown node role {role!r}")
         self.settings = settings
         self._mailer = mailer
+        self.role = role
 
     @classmethod
     def open(cls, directory: str, **kwargs: Any) -> Node:
@@ -206,7 +216,19 @@ class Node:
         yield
 
     def background_services(self) -> list[contextlib.AbstractAsyncContextManager[Any]]:
-        """What runs beside the web app while the node serves, started in this order."""
+        """What runs beside the web app while the node serves, started in this order.
+
+        An HTTP worker runs none of the once-per-node services. It compiles the rules (so its
+        first validated document is as fast as the primary's) and runs delivery workers too:
+        sealing (RSA, AES-GCM, c14n, gzip) is as CPU-heavy as receiving, and the outbox claims
+        (`FOR UPDATE SKIP LOCKED` / SQLite's single writer) already make delivery from several
+        processes exactly-once, so outbound uses every core as inbound does.
+        """
+        if self.role == "http":
+            http_services: list[contextlib.AbstractAsyncContextManager[Any]] = [self._warm_validator()]
+            if self.settings.delivery.workers:
+                http_services.append(self._delivery_workers())
+            return http_services
         services: list[contextlib.AbstractAsyncContextManager[Any]] = []
         if self.settings.pki.trust == "local" and self.settings.revocation.enabled:
             services.append(self._local_revocation_responder())
@@ -221,13 +243,16 @@ class Node:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        self.migrate()  # migrations are applied at start-up, before anything is served
+        if self.role == "primary":
+            self.migrate()  # applied at start-up, before anything is served (HTTP workers start after)
         async with contextlib.AsyncExitStack() as stack:
             for service in self.background_services():
                 await stack.enter_async_context(service)
             try:
                 yield
             finally:
+                if "delivery" in self.__dict__:  # built here; its workers (if any) closed it already
+                    await self.delivery.aclose()
                 await self.discovery.aclose()
                 if self.revocation is not None:
                     self.revocation.close()

@@ -54,7 +54,7 @@ def read_sbdh(blob: Blob) -> SbdhInfo:
     scopes: dict[str, tuple[str, str | None]] = {}
     try:
         events = etree.iterparse(blob.open(), events=("end",), resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False, remove_blank_text=False)
+                                 load_dtd=False, huge_tree=True, remove_blank_text=False)  # huge_tree: ubl/_xml.py says why
         root_seen = False
         for _event, el in events:
             tag = el.tag
@@ -122,7 +122,7 @@ def _parser() -> etree.XMLParser:
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                                 huge_tree=False, dtd_validation=False, remove_blank_text=True)
+                                                 huge_tree=True, dtd_validation=False, remove_blank_text=True)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Documents from end users and other access points, parsed with the project's one hardened parser (ubl's).
 
-No entity expansion, no DTD loading, no network, no huge trees, and any DOCTYPE is refused.
+No entity expansion, no DTD loading, no network, and any DOCTYPE is refused (huge-tree mode
+is on for text nodes over 10 MB, such as an embedded PDF: see ubl/_xml.py).
 """
 
 from __future__ import annotations

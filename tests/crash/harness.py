@@ -213,6 +213,25 @@ class ReceiverNode:
 
         wait_until(healthy, timeout, "receiver start", interval=0.1)
 
+    def wait_for_workers(self, timeout: float = 120) -> int:
+        """Wait until every HTTP worker process of this start serves (benchmarks measure all of them);
+        how many processes serve. Call after `start()`: by then the primary has logged how many."""
+        import json
+
+        def events() -> list[dict]:
+            text = (self.base / f"serve-{self.starts}.log").read_text()
+            return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+        processes = next((e["processes"] for e in events() if e.get("event") == "workers"), 1)
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"receiver exited: {self.log()[-2000:]}")
+            return sum(e.get("event") == "worker_ready" for e in events()) >= processes - 1
+
+        wait_until(ready, timeout, "the HTTP workers to serve", interval=0.1)
+        return processes
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handler, no flush, no goodbye."""
         if self.proc is not None and self.proc.poll() is None:

@@ -45,3 +45,17 @@ def test_live_mode_seals_while_sending_and_says_so() -> None:
     assert figures["mode"].startswith("sender included")
     assert figures["errors"] == {} and figures["receipts"] == figures["stored"] > 0
     assert figures["stopped_by"] == "time"
+
+
+@pytest.mark.interop
+def test_peer_mode_runs_the_as4_pair_in_the_same_run_and_prints_the_ratio() -> None:
+    """`--peer`: our figure and the PyPI `as4` pair's, both with real receipts and nothing lost."""
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks/load.py"), "--short", "--live", "--peer", "--json"],
+                            capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    (ours,), (peer,) = figures["ours"], figures["peer"]
+    assert ours["errors"] == {} and ours["receipts"] == ours["stored"] > 0
+    assert peer["implementation"].startswith("as4 ")
+    assert peer["errors"] == {} and peer["receipts"] == peer["stored"] > 0
+    assert ours["receiver_processes"] >= 1

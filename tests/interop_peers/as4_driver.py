@@ -13,6 +13,9 @@ Sub-commands (each prints ONE JSON object as its last stdout line):
            {"url": ...} once listening; stops when stdin closes. Each message is recorded in --store.
   bench    the `as4` package's full in-process exchange, repeated for --seconds:
            build+sign+encrypt -> parse+verify+decrypt -> receipt -> receipt verified.
+  load     --senders threads, each building a fresh message with `as4` (sign, encrypt, gzip), POSTing
+           it over its own keep-alive connection and verifying the receipt, for --seconds: the
+           sender half of the peer pair in benchmarks/load.py --peer (the other half is `receive`).
 """
 
 from __future__ import annotations
@@ -375,6 +378,78 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- load
+def cmd_load(args: argparse.Namespace) -> int:
+    import urllib.parse
+
+    import urllib3
+
+    sender_cert, receiver_cert = load_cert(args.cert), load_cert(args.receiver_cert)
+    local = create_peppol_internal_party(common_name(sender_cert), sender_cert, AS4LocalPrivateKey(load_key(args.key)))
+    remote = create_peppol_external_party(common_name(receiver_cert), receiver_cert)
+    document = business_document(Path(args.payload).read_bytes())
+    url = urllib.parse.urlsplit(args.url)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    numbers = iter(range(10**9))
+    start = time.perf_counter()
+    deadline = start + args.seconds
+
+    def builder_args(n: int) -> PeppolAS4MessageBuilderArgs:
+        return PeppolAS4MessageBuilderArgs(
+            sender=without_scheme(args.sender, "iso6523-actorid-upis"),
+            recipient=without_scheme(args.recipient, "iso6523-actorid-upis"),
+            document_type_identifier=BusdoxDocidQnsDocumentIdentifier.from_identifier_value(
+                without_scheme(args.doctype, "busdox-docid-qns")
+            ),
+            document_identification_instance_identifier=f"load-{n}",
+            process_identifier=without_scheme(args.process, "cenbii-procid-ubl"),
+            c1_country_id="BE",
+        )
+
+    def sender() -> None:
+        pool = urllib3.HTTPConnectionPool(url.hostname, url.port, maxsize=1, retries=False,
+                                          timeout=urllib3.Timeout(connect=5, read=60))
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            with lock:
+                n = next(numbers)
+            exchange = PeppolSendingExchange(profile=PeppolAS4Profile, local_party=local, remote_party=remote)
+            headers, body = exchange.build(document, builder_args(n))
+            kind = None
+            try:
+                response = pool.urlopen("POST", url.path, body=body, headers=headers)
+                exchange.mark_sent()
+                exchange.receive_signal(soap_part(response.headers.get("Content-Type", ""), response.data))
+                if not exchange.successful:
+                    kind = f"no receipt: {(error_json(exchange) or {}).get('code')}"
+            except urllib3.exceptions.HTTPError as exc:
+                kind = f"transport: {type(exc).__name__}"
+            except ReceiptVerificationError:
+                kind = "receipt not verified"
+            with lock:
+                if kind is None:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors[kind] = errors.get(kind, 0) + 1
+        pool.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(args.senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    print(json.dumps({
+        "implementation": f"as4 {importlib.metadata.version('as4')}",
+        "senders": args.senders, "seconds": elapsed, "exchanges": len(latencies),
+        "exchanges_per_second": len(latencies) / elapsed, "latencies": latencies, "errors": errors,
+        "payload_bytes": len(document),
+    }))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     _assert_peer_package()
     parser = argparse.ArgumentParser(prog="as4_driver")
@@ -423,6 +498,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--warmup", type=int, default=2)
     bench.add_argument("--min-count", type=int, default=3)
     bench.set_defaults(handler=cmd_bench)
+
+    load = sub.add_parser("load")
+    for name in ("url", "key", "cert", "receiver-cert", "payload", "doctype", "process"):
+        load.add_argument(f"--{name}", required=True)
+    load.add_argument("--sender", default="0088:sender")
+    load.add_argument("--recipient", default="0088:receiver")
+    load.add_argument("--senders", type=int, default=8)
+    load.add_argument("--seconds", type=float, default=10.0)
+    load.set_defaults(handler=cmd_load)
 
     args = parser.parse_args(argv)
     if getattr(args, "instance_id", "unset") is None:
