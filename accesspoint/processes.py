@@ -9,10 +9,11 @@ from a supervisor that serves nothing, and every worker would run the node's lif
 node has services that must run exactly once (the local SML's SOAP and DNS servers hold
 ports, the OCSP responder too, the SMP registration at the SML, the sharing scheduler), and
 migrations must finish before anyone serves. So the primary stays what `serve` always was
-(it migrates, runs every background service, serves HTTP) and starts W-1 HTTP-only workers
-once it is up, handing them the socket it already bound (`pass_fds`). gunicorn would add a
-dependency and a second configuration language for what is about 150 lines here; its
-master also cannot pass our already-bound, pre-flighted socket or tell one worker apart.
+(it migrates, runs every background service, serves HTTP) and starts W-1 workers once it
+is up, handing them the socket it already bound and pre-flighted (`pass_fds`); they serve
+HTTP and deliver, nothing else. gunicorn would add a dependency and a second configuration
+language for what is about 150 lines here, and its master would still have no notion of a
+primary that must be up first and run the once-only services.
 
 What the operator sees stays the same: one process id to signal. SIGTERM or Ctrl-C to the
 primary stops the workers first and then itself; SIGKILL of the primary takes the workers
