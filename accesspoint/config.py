@@ -32,6 +32,7 @@ __all__ = [
     "WebSettings",
     "DeliverySettings",
     "ValidationSettings",
+    "IntakeSettings",
     "CONFIG_FILE",
     "DEFAULT_SEAT",
     "load_settings",
@@ -169,6 +170,27 @@ class ValidationSettings:
     xsd_dir: str = ""
 
 
+@dataclass(frozen=True)
+class IntakeSettings:
+    """The node's own SMTP listener for trusted senders (issue 13, W7; `accesspoint.intake`).
+
+    Off by default: a node that takes mail must be reachable on port 25 (directly, or as the
+    next hop of the operator's MX for `domain`; README "Mail intake").
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2525
+    #: The domain of the generated receiver addresses; its MX (or the operator's MX's
+    #: transport map) must point here.
+    domain: str = "intake.localhost"
+    #: Larger mail is refused at DATA (552) before any of it is stored.
+    max_message_bytes: int = 25 * 1024 * 1024
+    #: Resolver for the DKIM keys and DMARC policies of senders, "host:port"; empty = the
+    #: system resolver.
+    dns: str = ""
+
+
 _SECTIONS: dict[str, type] = {
     "node": NodeSettings,
     "database": DatabaseSettings,
@@ -181,6 +203,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "delivery": DeliverySettings,
     "validation": ValidationSettings,
+    "intake": IntakeSettings,
 }
 
 
@@ -198,6 +221,7 @@ class Settings:
     web: WebSettings = WebSettings()
     delivery: DeliverySettings = DeliverySettings()
     validation: ValidationSettings = ValidationSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     def path(self, relative: str) -> Path:
         """A path from the config, resolved against the node directory."""
@@ -315,6 +339,11 @@ def load_settings(directory: str | Path, environ: Mapping[str, str] | None = Non
     if not 0 < wait <= MAX_NEEDS_EMAIL_TIMEOUT_HOURS:
         raise ConfigError(f"config key delivery.needs_email_timeout_hours: {wait:g} is outside "
                           f"(0, {MAX_NEEDS_EMAIL_TIMEOUT_HOURS}] hours")
+    intake = sections["intake"]
+    if not 0 < intake.port < 65536 or intake.max_message_bytes < 1024:
+        raise ConfigError("config keys intake.port / intake.max_message_bytes must be a port / >= 1024 bytes")
+    if intake.enabled and ("@" in intake.domain or "." not in intake.domain.strip(".")):
+        raise ConfigError(f"config key intake.domain: {intake.domain!r} is not a mail domain")
     ttl = sections["web"].invite_ttl_days
     if not 1 <= ttl <= 30:  # product.md SEC-3: configurable 1-30 days
         raise ConfigError(f"config key web.invite_ttl_days: {ttl} is outside 1..30 days")

@@ -154,6 +154,32 @@ class Node:
             service.mls_type = ubl.MlsType[d.mls_type]
         return service
 
+    @cached_property
+    def intake(self) -> Any:
+        """Mail intake (trusted senders, W7): what the SMTP listener stores mail with."""
+        from accesspoint.delivery.service import ubl_validator
+        from accesspoint.intake.dmarc import DmarcChecker
+        from accesspoint.intake.receive import Intake
+
+        return Intake(self.sessions, clock=self.now, mailer=self.mailer,
+                      validator=ubl_validator(self.validator) if self.validator is not None else None,
+                      dmarc=DmarcChecker(self.settings.intake.dns), node_name=self.settings.node.name)
+
+    @contextlib.asynccontextmanager
+    async def _intake_listener(self) -> AsyncIterator[None]:
+        import ssl
+
+        from accesspoint.intake.listener import serving
+
+        i, pki = self.settings.intake, self.settings.pki
+        tls = None
+        if self.settings.path(pki.tls_cert).exists():
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.settings.path(pki.tls_cert), self.settings.path(pki.tls_key))
+        async with serving(self.intake, host=i.host, port=i.port, max_message_bytes=i.max_message_bytes,
+                           hostname=i.domain, tls_context=tls):
+            yield
+
     @property
     def outbox(self) -> Any:
         return self.delivery.outbox
@@ -239,6 +265,8 @@ class Node:
         if self.settings.delivery.workers:
             services.append(self._delivery_workers())
         services.append(self._sharing_scheduler())
+        if self.settings.intake.enabled:
+            services.append(self._intake_listener())
         return services
 
     @contextlib.asynccontextmanager

@@ -70,6 +70,10 @@ def listeners(settings: Settings, host: str, port: int, *, tls: bool) -> list[Li
                             "[sml] soap_port"))
         out.append(Listener(f"local SML DNS for {s.zone}", f"dns://{s.dns_host}:{s.dns_port}", s.dns_host, s.dns_port,
                             "[sml] dns_port", udp=True))
+    i = settings.intake
+    if i.enabled:
+        out.append(Listener(f"mail intake for @{i.domain}", f"smtp://{i.host}:{i.port}", i.host, i.port,
+                            "[intake] port"))
     return out
 
 

@@ -1,9 +1,14 @@
 """Mail intake (issue 13, product.md W7): suppliers who cannot speak AS4 email their UBL invoices to
-a generated receiver address; mail from whitelisted senders becomes a draft sales document.
+a generated receiver address; mail from whitelisted senders becomes a draft sales invoice (or a
+purchase invoice), which a user then sends through the network-first delivery.
 
-Only the rules exist so far (`accesspoint.intake.rules`: receiver addresses, whitelist matching,
-the trusted sender's states, the DMARC rule). The SMTP listener, tables, drafts, rejections, CLI
-and pages are still to be built; issue 13's closing note says what is left.
+- `rules`: receiver addresses, whitelist matching, the sender's states (no I/O).
+- `message`: what a mail carries (From, Message-ID, hash, XML and PDF parts; no I/O).
+- `dmarc`: the DMARC verdict for the From domain, on DKIM (dkimpy, DNS).
+- `senders`: create, invite, (de)activate and list trusted senders (org admins, the operator).
+- `receive`: `Intake`, storing each mail with its verdict before the SMTP reply; rejections.
+- `drafts`: the drafts an accepted mail made; save and send.
+- `listener`: the aiosmtpd server `serve` runs with `[intake] enabled`.
 """
 
 from .rules import (
