@@ -22,7 +22,7 @@ __all__ = ["main", "build_parser"]
 
 #: command -> the module that registers it (a shortcut only; discovery stays the truth).
 _COMMAND_MODULES = {
-    "as4": "as4", "check": "node", "deliver": "send", "demo": "demo", "init": "node", "lookup": "lookup",
+    "as4": "as4", "check": "node", "deliver": "send", "demo": "demo", "init": "node", "intake": "intake", "lookup": "lookup",
     "migrate": "node", "org": "org", "pki": "node", "render": "ubl", "report": "report", "rules": "ubl", "send": "send",
     "serve": "serve", "sharing": "sharing", "sml": "sml", "smp": "smp", "validate": "ubl",
 }
