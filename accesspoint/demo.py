@@ -9,6 +9,9 @@ the seller on A to a buyer on B: A looks the buyer up (DNS NAPTR at the SML ->
 B's SMP, signature and certificates checked) and sends over AS4; B stores it
 and answers with a signed receipt, which A verifies. Invoice 2 goes to a buyer
 on no Peppol network: the lookup finds nothing, so A mails the PDF and the UBL.
+Invoice 3 arrives by email: the seller's accounting package, a trusted sender,
+mails it to the receiver address node A's SMTP listener generated for it; it
+becomes a draft, which is sent and leaves over AS4 like invoice 1.
 Everything runs in a temporary folder and stops at the end.
 """
 
@@ -39,6 +42,8 @@ __all__ = ["run_demo"]
 SELLER = "0106:12345678"          # KvK number of the seller (an accountancy in Utrecht)
 BUYER_ON_PEPPOL = "0208:0123456749"  # KBO number of a buyer in Gent, served by node B
 BUYER_OFF_PEPPOL = "0208:0314595348"  # a valid KBO number that no SML knows
+PACKAGE_ADDRESS = "facturen@e-boekhouden.example"  # the seller's accounting package
+INTAKE_DOMAIN = "intake.node-a.test"
 DEADLINE = 45.0  # seconds for both deliveries; the whole demo stays well under a minute
 
 
@@ -179,7 +184,7 @@ def run_demo(base: Path) -> int:
     from accesspoint.organisations import register_organisation
 
     started = time.monotonic()
-    port_a, sml_soap, sml_dns, port_b = _free_ports(4)
+    port_a, sml_soap, sml_dns, port_b, intake_port = _free_ports(5)
     pki = base / "pki"
     with _smtp_sink() as (smtp_port, sink):
         _say("== 1. a local Peppol network on 127.0.0.1 (shared test PKI mirroring Peppol G3)")
@@ -188,11 +193,13 @@ def run_demo(base: Path) -> int:
         dir_b = init_node(base / "node-b", seat_id="PBE000002", name="node-b (buyer's AP)", port=port_b,
                           pki_dir=pki, sml_local=False, dns=f"127.0.0.1:{sml_dns}",
                           management_url=f"https://127.0.0.1:{sml_soap}", smtp_port=smtp_port)
+        with open(dir_a / "node.toml", "a", encoding="utf-8") as toml:  # node A takes mail too
+            toml.write(f'\n[intake]\nenabled = true\nport = {intake_port}\ndomain = "{INTAKE_DOMAIN}"\n')
         node_a, node_b = Node(load_settings(dir_a)), Node(load_settings(dir_b))
         url_a, url_b = node_a.settings.node.public_url, node_b.settings.node.public_url
         _say(f"   node A  {url_a}  seat PNL000001  SMP {url_a}/smp  local SML: DNS :{sml_dns}, SOAP :{sml_soap}")
         _say(f"   node B  {url_b}  seat PBE000002  SMP {url_b}/smp  (registers at A's SML)")
-        _say(f"   SMTP sink on 127.0.0.1:{smtp_port}")
+        _say(f"   SMTP sink on 127.0.0.1:{smtp_port}; node A's mail intake for @{INTAKE_DOMAIN} on :{intake_port}")
 
         register_organisation(node_a.sessions, "Boekhouding Jansen BV", [SELLER], now=node_a.now())
         register_organisation(node_b.sessions, "Bakkerij Peeters NV", [BUYER_ON_PEPPOL], now=node_b.now(),
@@ -237,12 +244,58 @@ def run_demo(base: Path) -> int:
             for entry_id in ids:
                 rr = http.get(f"{url_a}/api/v1/documents/{entry_id}/receipt", headers=auth)
                 receipts[entry_id] = rr.json() if rr.status_code == 200 else None
+            mailed = _by_email(http, node_a, intake_port, auth)
             inbox_b = _inbox_of(node_b)
             _say("== stopping both nodes")
         for node in (node_a, node_b):
             node.engine.dispose()
         elapsed = time.monotonic() - started
-        return _summary(docs, ids, entries, receipts, sink, inbox_b, elapsed)
+        return _summary(docs, ids, entries, receipts, sink, inbox_b, elapsed, mailed)
+
+
+def _by_email(http: httpx.Client, node: Any, intake_port: int, auth: dict[str, str]) -> dict[str, Any]:
+    """Step 5: a trusted sender mails invoice 3; its draft is sent. Returns the outbox entry."""
+    import smtplib
+    from email.message import EmailMessage
+
+    from accesspoint.intake import Whitelist, WhitelistKind
+    from accesspoint.intake.drafts import drafts_of, send_draft
+    from accesspoint.intake.senders import create_sender
+    from accesspoint.sharing.context import Context
+
+    _say("== 5. the seller's accounting package emails invoice 3 to node A (trusted sender)")
+    org_id = _organisation_of(node, SELLER)
+    with node.sessions() as db:
+        sender = create_sender(db, Context(now=node.now()), None, organisation_id=org_id, domain=INTAKE_DOMAIN,
+                               whitelist=Whitelist(WhitelistKind.ADDRESS, PACKAGE_ADDRESS),
+                               contact_email="administratie@jansen.example", name="e-boekhouden")
+        db.commit()
+    _say(f"   receiver address {sender.receiver_address}, accepting mail from {PACKAGE_ADDRESS}")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = PACKAGE_ADDRESS, sender.receiver_address, "Factuur INV-2026-003"
+    mail.set_content("Bijgaand de factuur.\n")
+    mail.add_attachment(_invoice("INV-2026-003", BUYER_ON_PEPPOL, "Bakkerij Peeters NV", "facturen@peeters.example"),
+                        maintype="application", subtype="xml", filename="INV-2026-003.xml")
+    with smtplib.SMTP("127.0.0.1", intake_port, timeout=30) as smtp:
+        smtp.ehlo("e-boekhouden.example")
+        smtp.send_message(mail)
+    _say("   node A's SMTP listener stored it and answered 250")
+    with node.sessions() as db:
+        [draft] = drafts_of(db, None, org_id, state="draft")
+    _say(f"   draft {draft.number} to {draft.buyer_name}; sending it (the UBL as mailed, unedited)")
+    _, entry = send_draft(node.sessions, node.outbox, Context(now=node.now()), None, draft.id)
+    url = node.settings.node.public_url
+    return _until_final(http, url, node.settings.web.api_token, [entry.id])[entry.id]
+
+
+def _organisation_of(node: Any, participant: str) -> int:
+    import sqlalchemy as sa
+
+    from accesspoint.db.tables.organisations import OrganisationIdentifier
+
+    with node.sessions() as db:
+        return int(db.scalar(sa.select(OrganisationIdentifier.organisation_id).where(
+            OrganisationIdentifier.value == participant.lower())))
 
 
 def _inbox_of(node: Any) -> list[tuple[str, str, str]]:
@@ -256,8 +309,9 @@ def _inbox_of(node: Any) -> list[tuple[str, str, str]]:
 
 
 def _summary(docs: list[tuple[Any, ...]], ids: list[str], entries: dict[str, dict[str, Any]],
-             receipts: dict[str, Any], sink: _Sink, inbox_b: list[tuple[str, str, str]], elapsed: float) -> int:
-    _say("== 5. summary")
+             receipts: dict[str, Any], sink: _Sink, inbox_b: list[tuple[str, str, str]], elapsed: float,
+             mailed: dict[str, Any]) -> int:
+    _say("== 6. summary")
     ok = True
     for (number, buyer, name, _mail, _email), entry_id in zip(docs, ids, strict=True):
         e = entries.get(entry_id, {})
@@ -292,6 +346,18 @@ def _summary(docs: list[tuple[Any, ...]], ids: list[str], entries: dict[str, dic
     else:
         parts = [p.get_filename() for p in mails[0].walk() if p.get_filename()]
         _say(f"   the SMTP sink received mail to {mails[0]['To']}: {mails[0]['Subject']!r}, attachments {parts}")
+    _say(f"-- INV-2026-003, mailed by {PACKAGE_ADDRESS}, to Bakkerij Peeters NV")
+    _say(f"   method: {mailed.get('channel')}   endpoint: {mailed.get('endpoint')}   state: {mailed.get('state')}")
+    for ev in mailed.get("events", []):
+        _say(f"     {ev.get('at', '')[:23]}  {ev.get('from') or '':>11} -> {ev.get('to'):<11} {ev.get('detail') or ''}")
+    if mailed.get("channel") != "peppol" or mailed.get("state") != "delivered" or not mailed.get("has_receipt"):
+        ok = False
+        _say("FAILED: the mailed invoice did not leave over AS4 with a verified receipt")
+    elif not any(number == "INV-2026-003" for number, _, _ in inbox_b):
+        ok = False
+        _say("FAILED: node B has no copy of the mailed invoice")
+    else:
+        _say("   arrived by email, left over AS4: node B stored INV-2026-003 and A verified its receipt")
     _say(f"== demo {'succeeded' if ok else 'FAILED'} in {elapsed:.1f} s")
     return 0 if ok else 1
 

@@ -26,5 +26,6 @@ def test_demo_delivers_over_as4_and_by_email_and_cleans_up() -> None:
     assert "method: peppol" in out and "state: delivered" in out and "signed receipt from PBE000002" in out
     assert "method: email" in out and "attachments ['invoice-INV-2026-002.pdf', 'invoice-INV-2026-002.xml']" in out
     assert "stored INV-2026-001 in Bakkerij Peeters NV's 'Peppol – purchase invoices'" in out
+    assert "arrived by email, left over AS4: node B stored INV-2026-003" in out
     assert "demo succeeded" in out
     assert _serve_processes() <= before
