@@ -263,3 +263,39 @@ def test_a_purchase_sender_files_into_the_purchase_inbox(world):
                          ("b.xml", invoice("P-1", seller=BUYER_HERE, buyer=SELLER)))
     code, reply = world.send(again, to)
     assert code == 550 and b"received before" in reply
+
+
+def test_the_invitation_tells_the_contact_the_address(world):
+    from accesspoint.intake.senders import send_invitation
+
+    to = world.sender(WhitelistKind.DOMAIN, "boekhouder.example")
+    with world.sessions() as db:
+        sender_id = db.scalar(sa.select(TrustedSender.public_id))
+        v = send_invitation(db, Context(now=datetime.now(UTC)), None, sender_id, world.intake.mailer,
+                            node_name="peppol-node")
+        db.commit()
+    assert v.state.value == "invited"
+    deadline = time.monotonic() + 10
+    while not (mails := [m for m in world.sink.messages if m["To"] == CONTACT]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [mail] = mails
+    assert to in mail["Subject"] and to in mail.get_payload() and "anyone at boekhouder.example" in mail.get_payload()
+    assert "trusted_sender.send_invitation" in world.audit_actions()
+
+
+def test_mail_over_the_size_limit_is_refused_before_it_is_stored(world):
+    to = world.sender(WhitelistKind.ADDRESS, "facturen@boekhouder.example")
+    small = Listening(world.intake, max_message_bytes=64 * 1024)
+    try:
+        raw = invoice_mail("facturen@boekhouder.example", to, ("a.xml", invoice("INV-L1")),
+                           ("big.pdf", b"%PDF-1.4\n" + b"0" * 100_000))
+        with smtplib.SMTP("127.0.0.1", small.port, timeout=30) as s:
+            s.ehlo("client.test")
+            assert "size" in s.esmtp_features and int(s.esmtp_features["size"]) == 64 * 1024
+            s.mail("bounce@boekhouder.example")
+            s.rcpt(to)
+            code, _ = s.data(raw)
+        assert code == 552
+    finally:
+        small.close()
+    assert world.count(IntakeMessage) == 0
