@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 import shares
 from accesspoint.db.tables.accounts import User
+from accesspoint.db.tables.organisations import Environment
 from accesspoint.sharing import accounts, audit, deletion, invites, orgs, requests, team
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
@@ -178,6 +179,7 @@ def home(r: Req) -> Response:
         shared = orgs.shared_with(db, user)
         inbox = [x for x in requests.inbox(db, user) if x[0].status == "pending"]
         deletions = [o for _, o in deletion.pending_for(db, user)]
+        environment_name = db.get(Environment, user.environment_id).name
     if r.api:
         return r.done("", {
             "user": {"id": r.user.id, "email": r.user.email, "environment_role": r.user.environment_role},
@@ -186,7 +188,8 @@ def home(r: Req) -> Response:
                                     "share_id": s.id, "rights": s.rights.split(",")} for s, c, o in shared],
             "open_requests": len(inbox),
         })
-    return r.page("home.html", orgs=my_orgs, shared=shared, open_requests=len(inbox), deletions=deletions)
+    return r.page("home.html", orgs=my_orgs, shared=shared, open_requests=len(inbox), deletions=deletions,
+                  environment_name=environment_name)
 
 
 @endpoint()
@@ -211,6 +214,10 @@ def organisation_new(r: Req) -> Response:
       "400": {description: Invalid name or identifier (ICD, format, check digit)}
     """
     if r.request.method == "GET":
+        if r.request.query_params.get("own"):  # "Add <your firm>" on a new accountant's home page
+            with r.svc.sessions() as db:
+                name = db.get(Environment, db.get(User, r.user.id).environment_id).name  # type: ignore[union-attr]
+            return r.page("org_new.html", form={"held_for": "own", "name": name})
         return r.page("org_new.html", form={"held_for": "client"})
     idents = r.getlist("identifiers") if r.api else [t for t in r.get("identifiers").replace(",", "\n").splitlines()]
     try:

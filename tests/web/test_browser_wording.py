@@ -147,3 +147,54 @@ def test_api_twins_relation_and_withdraw_one(server):
         assert r.status_code == 200 and r.json()["was"] == "invited"
         after = {c["kind"]: c["state"] for c in http.get(f"/api/organisations/{client}", headers=acc).json()["connections"]}
         assert after == {"peppol_purchase": "invited", "peppol_sales": "revoked"}
+
+
+def test_sign_up_asks_the_company_only_of_a_new_firm_which_then_adds_its_own_organisation(server, browser, shot):
+    # A new accountant: the company names the environment, and home offers to add it as an organisation.
+    page = browser.new_context(viewport=PHONE).new_page()
+    page.goto(server.base_url + "/signup")
+    expect(page.locator("input[name=organisation_name]")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("KvK or KBO number")
+    shot(page, "30-signup-new-firm-phone")
+    sign_up_verified(page, server, "piet@kantoor.test", "Piet", "Kantoor Piet")
+    expect(page.locator("#no-organisations")).to_contain_text("add your own organisation (Kantoor Piet)")
+    shot(page, "31-new-accountant-home-phone")
+    follow(page, "text=Add Kantoor Piet")
+    expect(page.locator("input[name=name]")).to_have_value("Kantoor Piet")
+    expect(page.locator("input[name=held_for][value=own]")).to_be_checked()
+    page.fill("textarea[name=identifiers]", FIRM_ID)
+    follow(page, "main button[type=submit]")
+    expect(page.locator("[data-relation]")).to_have_attribute("data-relation", "ours")
+    desk = browser.new_context(viewport=DESKTOP).new_page()
+    desk.goto(server.base_url + "/signup")
+    shot(desk, "30-signup-new-firm-desktop")
+
+    # A colleague invited into the firm signs up from the link: no company field (it would be ignored).
+    page.goto(server.base_url + "/team")
+    page.fill("#team-invite input[name=email]", "kees@kantoor.test")
+    follow(page, "#team-invite button")
+    link = server.mail.link(server.mail.wait_for("kees@kantoor.test", "join Kantoor Piet"))
+    colleague = browser.new_context(viewport=PHONE).new_page()
+    colleague.goto(link)
+    follow(colleague, "text=Continue")
+    follow(colleague, "main a:has-text('Sign up')")
+    expect(colleague.locator("input[name=email]")).to_have_value("kees@kantoor.test")
+    assert colleague.locator("input[name=organisation_name]").count() == 0
+    shot(colleague, "32-signup-invited-colleague-no-company-phone")
+
+
+def test_at_360_px_the_menu_is_one_line_and_long_names_stay_in_their_card(server, browser, shot):
+    page = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    sign_up_verified(page, server, "lange.naam@kantoor.test", "Lange", "Kantoor")
+    long_name = "Vennootschap Onder Firma Bakkerij En Banketbakkerij Van De Gebroeders Peeters-Vandenbroucke"
+    add_org(page, server, long_name, CLIENT_ID)
+    page.goto(server.base_url + "/")
+    tops = page.eval_on_selector_all(".top nav > *", "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(set(tops)) == 1, tops  # one line
+    assert page.locator(".top .brand").evaluate("b => b.getBoundingClientRect().height") < 30  # not broken in two
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths  # nothing sticks out of the page
+    for card in page.locator(".card").all():
+        assert card.evaluate("c => c.scrollWidth <= c.clientWidth"), card.inner_text()[:80]
+    expect(page.locator("main")).to_contain_text("Gebroeders")
+    shot(page, "33-home-360px-one-line-menu-long-name")
