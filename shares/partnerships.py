@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from ._states import PartnershipState, check_transition
-from .errors import InvalidInput, NotAllowed
+from .errors import InvalidInput, InvalidTransition, NotAllowed
 
 __all__ = [
     "Party",
@@ -92,6 +92,10 @@ def check_may_decide(decider: Party, partnership: PartnershipFacts, target: str)
              else partnership.environment_a_id)
     if partnership.requester_environment_id is None or decider.environment_id != asked:
         raise NotAllowed("Only the environment that was asked can accept or reject this request.")
+    # The table also allows ended -> active, for an authorisation request that reuses the pair's
+    # partnership (W3.4); a decision here is only ever on a pending request.
+    if PartnershipState(partnership.status) is not PartnershipState.PENDING:
+        raise InvalidTransition(f"This partnership is {partnership.status}; only a pending request is decided.")
     check_transition(PartnershipState, partnership.status, target)
 
 

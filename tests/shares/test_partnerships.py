@@ -51,6 +51,8 @@ def test_only_the_asked_side_decides_and_only_while_pending():
         shares.check_may_decide(RM_ADVANCED, shares.PartnershipFacts(1, 2, "rejected", 1), "active")
     with pytest.raises(shares.InvalidTransition):
         shares.check_may_decide(RM_ADVANCED, pending, "ended")
+    with pytest.raises(shares.InvalidTransition):  # an ended one is not accepted again by a decision
+        shares.check_may_decide(RM_ADVANCED, shares.PartnershipFacts(1, 2, "ended", 1), "active")
     with pytest.raises(shares.NotAllowed):  # made by an authorisation request: nothing to decide
         shares.check_may_decide(RM_ADVANCED, shares.PartnershipFacts(1, 2, "pending", None), "active")
 
