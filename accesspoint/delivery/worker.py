@@ -14,6 +14,10 @@ Each attempt re-runs route selection (W8.2): internal, Peppol, then email or
 `needs_email`. Transient failures back off exponentially; permanent ones
 (ebMS Failure errors, SMTP 5xx, no route) fail the entry with the reason.
 
+Who pays (W4): the commit that records a document's first departure (sent, or
+delivered internally) also writes its ledger row, with the payer of that moment;
+an internal delivery writes the receiving organisation's row too.
+
 A `needs_email` entry waits for a person; its `next_attempt_at` is the end of
 that wait (`RetryPolicy.needs_email_timeout`). A worker that claims it then
 fails it with `needs-email-timeout`, so the invoice does not sit unnoticed; an

@@ -87,7 +87,11 @@ def request(svc: Services, ctx: Context, user_id: int, email: str) -> int:
                         created_at=ctx.now, requester_environment_id=user.environment_id, requested_by=user.id,
                         requested_of=target.id)
         db.add(p)
-        db.flush()
+        try:
+            db.flush()
+        except sa.exc.IntegrityError:
+            # The other side asked at the same moment: the partial unique index kept one open row.
+            raise shares.InvalidInput(f"Your environment and {other} already have an open partnership.") from None
         audit.record(db, ctx, "partnership.requested", actor_id=user.id, object_type="partnership", object_id=p.id,
                      environment_id=user.environment_id, after="pending",
                      detail={"to": target.email, "to_environment": target.environment_id})

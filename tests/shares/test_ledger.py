@@ -4,6 +4,7 @@ against the payer of that moment; the Paid by view and the client's own view cou
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -91,7 +92,11 @@ def test_each_document_is_charged_to_the_payer_of_its_moment(svc, ctx):
         mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=controller.port, sender="ap@node.example"))
         worker = DeliveryWorker(svc.sessions, router=Router(svc.sessions, directory=None), clock=clock,
                                 seat_id="PBE000002", mailer=mailer, policy=RetryPolicy(max_attempts=2))
-        asyncio.run(worker.drain())
+        # In a thread of its own: a browser test earlier in the same process may leave an event loop
+        # running in this one, where asyncio.run refuses to start.
+        drained = threading.Thread(target=lambda: asyncio.run(worker.drain()))
+        drained.start()
+        drained.join(120)
     finally:
         controller.stop()
     firm = f"intermediary:{env_of(svc, acc)}"
