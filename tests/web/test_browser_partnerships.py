@@ -51,13 +51,13 @@ def test_two_firms_form_a_partnership_that_shows_nothing_and_end_it(server, brow
     follow(a, "#partner-form button[type=submit]")
     expect(a.locator("#partner-form .error")).to_contain_text("No relationship manager with this address")
     expect(a.locator("#partner-form input[name=email]")).to_have_value("piet@andere.test")
-    shot(a, "44-partner-request-error-desktop")
+    shot(a, "w6-01-partner-request-error-desktop")
 
     become_relationship_manager(p, server, "piet@andere.test")
     follow(a, "#partner-form button[type=submit]")
     expect(a.locator(".flash")).to_contain_text("Partnership request sent")
     expect(a.locator(".partner[data-status=pending][data-direction=outgoing] .name")).to_contain_text("Andere Firma")
-    shot(a, "45-partner-request-sent-desktop")
+    shot(a, "w6-02-partner-request-sent-desktop")
 
     # Piet follows the emailed link (to the Partners page; no token in it) and accepts.
     mail = server.mail.wait_for("piet@andere.test", "Partnership request from Boekhouder & Co")
@@ -66,11 +66,11 @@ def test_two_firms_form_a_partnership_that_shows_nothing_and_end_it(server, brow
     p.goto(f"{server.base_url}/partners")
     card = p.locator(".partner[data-status=pending][data-direction=incoming]")
     expect(card.locator(".name")).to_contain_text("Boekhouder & Co")
-    shot(p, "46-partner-request-incoming-phone")
+    shot(p, "w6-03-partner-request-incoming-phone")
     follow(p, card.locator("button:has-text('Accept')"))
     expect(p.locator(".flash")).to_contain_text("gives no access to any organisation")
     expect(p.locator(".partner[data-status=active]")).to_have_count(1)
-    shot(p, "47-partner-active-phone")
+    shot(p, "w6-04-partner-active-phone")
     server.mail.wait_for("anna@boekhouder.test", "Andere Firma has accepted the partnership")
 
     # SEC-12: neither side sees the other's organisation, its connections or its documents.
@@ -81,7 +81,7 @@ def test_two_firms_form_a_partnership_that_shows_nothing_and_end_it(server, brow
         expect(page.locator("h1")).to_have_text("No access")
         page.goto(f"{server.base_url}/orgs/{foreign}/transactions")
         expect(page.locator("h1")).to_have_text("No access")
-    shot(p, "48-partner-no-access-phone")
+    shot(p, "w6-05-partner-no-access-phone")
 
     # Anna's side ends it; Piet is told and sees it ended.
     a.goto(server.base_url + "/partners")
@@ -89,13 +89,13 @@ def test_two_firms_form_a_partnership_that_shows_nothing_and_end_it(server, brow
     expect(a.locator(".flash")).to_contain_text("Partnership ended")
     expect(a.locator(".partner[data-status=ended]")).to_have_count(1)
     a.set_viewport_size(PHONE)
-    shot(a, "49-partner-ended-phone")
+    shot(a, "w6-06-partner-ended-phone")
     server.mail.wait_for("piet@andere.test", "Boekhouder & Co has ended the partnership")
     p.set_viewport_size(DESKTOP)
     p.goto(server.base_url + "/partners")
     expect(p.locator(".partner[data-status=ended]")).to_have_count(1)
     assert p.locator(".partner button").count() == 0
-    shot(p, "50-partner-ended-desktop")
+    shot(p, "w6-07-partner-ended-desktop")
 
     # A second request can be rejected by the side that was asked.
     p.fill("#partner-form input[name=email]", "anna@boekhouder.test")
