@@ -36,6 +36,18 @@ from .messages import (
     build_request_mail,
     build_verification_mail,
 )
+from .partnerships import (
+    PARTNER_ROLES,
+    Party,
+    PartnershipFacts,
+    build_partnership_outcome_mail,
+    build_partnership_request_mail,
+    check_may_decide,
+    check_may_end,
+    check_may_request,
+    may_form_partnerships,
+)
+from .payers import OWN_PAYER, intermediary_payer, may_view_paid_by, payer_environment
 from .passwords import MIN_PASSWORD_LENGTH, PasswordHasher, check_password_strength
 from .policy import (
     ALL_RIGHTS,
@@ -78,4 +90,7 @@ __all__ = [
     "build_outcome_mail", "build_colleague_mail",
     "OrgRelation", "HELD_FOR", "org_relation", "offers_share_with_client",
     "AcceptAs", "IdentifierHolder", "accept_as", "check_acceptable", "consent_text",
+    "OWN_PAYER", "intermediary_payer", "payer_environment", "may_view_paid_by",
+    "Party", "PartnershipFacts", "PARTNER_ROLES", "may_form_partnerships", "check_may_request",
+    "check_may_decide", "check_may_end", "build_partnership_request_mail", "build_partnership_outcome_mail",
 ]

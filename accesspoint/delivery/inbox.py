@@ -35,6 +35,7 @@ from accesspoint.db.tables.organisations import Organisation, OrganisationIdenti
 
 from ._xml import XmlRejected, parse_xml
 from .errors import NotServiced
+from .ledger import INSERT_LEDGER, ledger_row
 from .outbox import record_transition
 from .routing import AS4_TRANSPORT_PROFILE
 from .states import State
@@ -59,6 +60,8 @@ _RECEIVING = (
            OrganisationIdentifier.__table__.c.value == sa.bindparam("value"),
            Organisation.__table__.c.peppol_receive.is_(True))
 )
+# The same lookup on the accept path, with what the W4 ledger needs (who pays now): no extra query.
+_RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)
 _d = _DOCUMENTS.c
 _SAME_ENVELOPE = sa.and_(_d.instance_identifier == sa.bindparam("instance_identifier"),
                          _d.sender_id == sa.bindparam("sender_id"))
@@ -137,8 +140,9 @@ class Inbox:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve.
 
         This is the receiver's hot path (it runs once per message, between decryption and the
-        receipt), so it speaks SQL Core: one transaction of three lookups and three inserts,
-        no ORM objects or unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
+        receipt), so it speaks SQL Core: one transaction of three lookups and four inserts
+        (document, inbound message, reporting transaction, W4 ledger row), no ORM objects or
+        unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
         """
         now = self.clock()
         is_mls = sbd.document_type_id == mls.MLS_DOCUMENT_TYPE
@@ -158,10 +162,15 @@ class Inbox:
                 org_doc = None
                 session.flush()
             else:
-                org = self._organisation(session, sbd.receiver)
+                org = conn.execute(_RECEIVER, {"scheme": sbd.receiver.scheme, "value": sbd.receiver.value}).first()
                 if org is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, org, fatal, facts, now)
+                result, org_doc = self._accept_document(session, sbd, org.id, fatal, facts, now)
+                if not result.duplicate and result.document_id is not None:
+                    # W4: received for this organisation, charged to its payer of this moment.
+                    conn.execute(INSERT_LEDGER, ledger_row(
+                        at=now, organisation_id=org.id, organisation_environment_id=org.environment_id,
+                        payer=org.payer, direction="in", channel="peppol", document_public_id=result.document_id))
             conn.execute(_INSERT_INBOUND, {
                 "as4_message_id": as4_message_id, "instance_identifier": sbd.instance_identifier,
                 "sender_seat_id": sender_seat_id, "document_id": org_doc, "receipt": receipt, "received_at": now})

@@ -14,6 +14,10 @@ Each attempt re-runs route selection (W8.2): internal, Peppol, then email or
 `needs_email`. Transient failures back off exponentially; permanent ones
 (ebMS Failure errors, SMTP 5xx, no route) fail the entry with the reason.
 
+Who pays (W4): the commit that records a document's first departure (sent, or
+delivered internally) also writes its ledger row, with the payer of that moment;
+an internal delivery writes the receiving organisation's row too.
+
 A `needs_email` entry waits for a person; its `next_attempt_at` is the end of
 that wait (`RetryPolicy.needs_email_timeout`). A worker that claims it then
 fails it with `needs-email-timeout`, so the invoice does not sit unnoticed; an
@@ -37,6 +41,7 @@ import ubl
 from accesspoint.db.tables.documents import Document, OutboxEntry, Transaction
 from accesspoint.mail import MailError, Mailer
 
+from . import ledger
 from .facts import read_outgoing
 from .outbox import candidates_for, record_transition, utc
 from .routing import AS4_TRANSPORT_PROFILE, Channel, LookupUnavailable, PeppolEndpoint, Route, Router
@@ -292,6 +297,17 @@ class DeliveryWorker:
             await self._send_email(work, route, facts)
 
     # -- outcomes ----------------------------------------------------------------------------------
+    @staticmethod
+    def _charge(session: Session, entry: OutboxEntry, channel: Channel, now: datetime) -> None:
+        """W4: the document leaves for the first time: one ledger row, in this same transaction.
+
+        Call before the entry's `sent_at`/`delivered_at` are set. A resend of an entry that
+        already left once (e.g. failed by a negative MLS after its receipt) is not charged again.
+        """
+        if entry.kind == "document" and entry.sent_at is None and entry.delivered_at is None:
+            ledger.record(session, at=now, organisation_id=entry.document.organisation_id, direction="out",
+                          channel=channel.value, document_public_id=entry.document.public_id)
+
     def _routed(self, entry: OutboxEntry, route: Route) -> None:
         entry.channel = route.channel.value
         entry.routed_to = route.participant_id
@@ -365,6 +381,11 @@ class DeliveryWorker:
                 session.add(inbound)
                 session.flush()
                 existing = inbound
+                if entry.kind == "document":
+                    # W4: received by our other organisation: its own transaction, charged to its payer.
+                    ledger.record(session, at=now, organisation_id=route.organisation_id, direction="in",
+                                  channel=Channel.INTERNAL.value, document_public_id=inbound.public_id)
+            self._charge(session, entry, Channel.INTERNAL, now)
             self._routed(entry, route)
             entry.attempts += 1
             entry.next_attempt_at = None
@@ -405,6 +426,7 @@ class DeliveryWorker:
                 # phase4 answers a resend of a message it has with DuplicateDetected: the
                 # earlier attempt got through and only its receipt was lost (protocol.md §1.8).
                 def dup(session: Session, entry: OutboxEntry, now: datetime) -> None:
+                    self._charge(session, entry, Channel.PEPPOL, started)
                     self._routed(entry, route)
                     entry.as4_message_id = message_id
                     entry.next_attempt_at = None
@@ -420,6 +442,7 @@ class DeliveryWorker:
             return
 
         def delivered(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            self._charge(session, entry, Channel.PEPPOL, started)
             self._routed(entry, route)
             entry.attempts += 1
             entry.as4_message_id = message_id
@@ -456,6 +479,7 @@ class DeliveryWorker:
             return
 
         def sent(session: Session, entry: OutboxEntry, now: datetime) -> None:
+            self._charge(session, entry, Channel.EMAIL, now)
             self._routed(entry, route)
             entry.attempts += 1
             entry.sent_at = now

@@ -12,7 +12,7 @@ from accesspoint.db.tables.accounts import Membership, User
 from accesspoint.db.tables.organisations import Environment, Organisation, OrganisationIdentifier
 from accesspoint.db.tables.sharing import AuthorisationRequest, Invitation, Partnership
 
-from . import audit, invites, orgs, ratelimit
+from . import audit, invites, orgs, partnerships, ratelimit
 from .context import Context, Services
 
 __all__ = ["create", "resend", "cancel", "for_requester", "inbox", "get_for_client", "acceptance", "Acceptance",
@@ -309,8 +309,9 @@ def accept(svc: Services, ctx: Context, user_id: int, request_id: int, *, organi
         invites.consume(db, ctx, inv, status="accepted", user_id=user.id)
         shares.check_transition(shares.RequestState, req.status, "accepted")
         a, b = sorted((req.requester_environment_id, org.environment_id))
-        partnership = db.scalar(sa.select(Partnership).where(
-            Partnership.environment_a_id == a, Partnership.environment_b_id == b))
+        # The pair's open partnership (also one pending from a W6 relationship request), else its
+        # newest ended one; never a rejected one (a new row then).
+        partnership = partnerships.current_between(db, a, b)
         if partnership is None:
             partnership = Partnership(environment_a_id=a, environment_b_id=b, origin="authorisation_request",
                                       status="active", created_at=ctx.now)
@@ -399,7 +400,9 @@ def revoke(svc: Services, ctx: Context, user_id: int, request_id: int) -> None:
         still = db.scalar(sa.select(sa.func.count()).select_from(AuthorisationRequest).where(
             AuthorisationRequest.partnership_id == req.partnership_id, AuthorisationRequest.status == "accepted"))
         p = db.get(Partnership, req.partnership_id) if req.partnership_id else None
-        if p is not None and not still and p.status == "active":
+        # A partnership the requests made ends with its last mandate; one the two firms formed
+        # themselves (W6) outlives it, and is ended on the Partners page.
+        if p is not None and not still and p.status == "active" and p.origin == "authorisation_request":
             p.status, p.ended_at = "ended", ctx.now
         # SEC-9: its connection keys stop working (they are also re-checked on every use).
         from . import keys

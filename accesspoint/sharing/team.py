@@ -15,7 +15,7 @@ from . import accounts, audit, invites, ratelimit
 from .context import Context, Services
 
 __all__ = ["ENVIRONMENT_ROLES", "colleagues", "pending", "invite_colleague", "withdraw", "set_role",
-           "sign_up_from_invite"]
+           "set_relationship_manager", "sign_up_from_invite"]
 
 ENVIRONMENT_ROLES = ("basic", "advanced", "admin")
 
@@ -94,6 +94,24 @@ def set_role(svc: Services, ctx: Context, admin_id: int, user_id: int, role: str
         before, user.environment_role = user.environment_role, role
         audit.record(db, ctx, "user.role_changed", actor_id=admin.id, object_type="user", object_id=user.id,
                      environment_id=admin.environment_id, before=before, after=role)
+
+
+def set_relationship_manager(svc: Services, ctx: Context, admin_id: int, user_id: int, on: bool) -> None:
+    """An admin names (or un-names) a relationship manager: who may form partnerships (W6, E7).
+
+    The flag is only half of it: partnerships also need the advanced or admin role. Taking the
+    flag away ends nothing already formed (a partnership grants no access anyway, SEC-12).
+    """
+    with svc.sessions.begin() as db:
+        admin = _admin(db, admin_id)
+        user = db.get(User, user_id)
+        if user is None or user.environment_id != admin.environment_id:
+            raise shares.NotAllowed("No such user.")
+        before, user.relationship_manager = user.relationship_manager, bool(on)
+        if before != user.relationship_manager:
+            audit.record(db, ctx, "user.relationship_manager_changed", actor_id=admin.id, object_type="user",
+                         object_id=user.id, environment_id=admin.environment_id, before=str(before).lower(),
+                         after=str(user.relationship_manager).lower())
 
 
 def sign_up_from_invite(svc: Services, ctx: Context, token: str, form: accounts.SignUp) -> int:

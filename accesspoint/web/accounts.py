@@ -362,14 +362,15 @@ def team_page(r: Req) -> Response:
     ---
     summary: Users of my environment
     responses:
-      "200": {description: "{users: [{id, email, role}], pending: [{invitation_id, email, expires_at}]}"}
+      "200": {description: "{users: [{id, email, role, relationship_manager}], pending: [{invitation_id, email, expires_at}]}"}
     """
     with r.svc.sessions() as db:
         user = db.get(User, r.user.id)  # type: ignore[union-attr]
         people = team.colleagues(db, user)
         waiting = team.pending(db, user) if user.environment_role == "admin" else []
     if r.api:
-        return r.done("", {"users": [{"id": u.id, "email": u.email, "role": u.environment_role} for u in people],
+        return r.done("", {"users": [{"id": u.id, "email": u.email, "role": u.environment_role,
+                                      "relationship_manager": u.relationship_manager} for u in people],
                            "pending": [{"invitation_id": i.id, "email": i.email,
                                         "expires_at": i.expires_at.isoformat()} for i in waiting]})
     return r.page("team.html", people=people, waiting=waiting, roles=team.ENVIRONMENT_ROLES)

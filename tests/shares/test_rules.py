@@ -17,7 +17,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def test_public_api_is_pinned():
     assert set(shares.__all__) == {n for n in dir(shares) if not n.startswith("_")} - {
-        "errors", "mandates", "messages", "passwords", "policy", "tokens"}
+        "errors", "mandates", "messages", "partnerships", "passwords", "payers", "policy", "tokens"}
 
 
 @pytest.mark.parametrize("machine, current, target", [

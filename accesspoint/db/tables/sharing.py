@@ -89,6 +89,12 @@ class Partnership(Base):
     """Symmetric link between two environments; grants nothing by itself (E5, E6)."""
 
     __tablename__ = "partnerships"
+    __table_args__ = (
+        # At most one open (pending or active) partnership per pair of environments (a < b).
+        sa.Index("uq_open_partnership", "environment_a_id", "environment_b_id", unique=True,
+                 sqlite_where=sa.text("status IN ('pending', 'active')"),
+                 postgresql_where=sa.text("status IN ('pending', 'active')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_a_id: Mapped[int] = mapped_column(sa.ForeignKey("environments.id"), index=True)
@@ -99,6 +105,15 @@ class Partnership(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    #: W6 (origin manual): the environment and user who asked, and the other environment's
+    #: relationship manager they asked. Empty for partnerships made by authorisation requests.
+    requester_environment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("environments.id"), nullable=True)
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), nullable=True)
+    requested_of: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), nullable=True, index=True)
+    #: Who accepted or rejected it, and when; who ended it.
+    decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ended_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), nullable=True)
 
 
 class AuthorisationRequest(Base):
