@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accesspoint.db.tables.documents import Document
 from accesspoint.db.tables.intake import IntakeDraft, IntakeMessage, TrustedSender
 from accesspoint.db.tables.organisations import OrganisationIdentifier
+from accesspoint.delivery import ledger
 from accesspoint.delivery.errors import DocumentRejected
 from accesspoint.delivery.facts import OutgoingDocument, read_outgoing
 from accesspoint.mail import MailError, Mailer
@@ -258,6 +259,9 @@ class Intake:
                     instance_identifier=doc.instance_identifier or str(uuid.uuid4()), number=doc.number,
                     issue_date=doc.issue_date, country_c1=doc.country_c1, buyer_email=None,
                     duplicate_key=doc.duplicate_key, content=doc.content, pdf=pdf, created_at=now))
+                # W4: a document received through the node (by mail), charged to the payer of now.
+                ledger.record(db, at=now, organisation_id=sender.organisation_id, direction="in", channel="email",
+                              document_public_id=public_id)
             ids.append(public_id)
         return ids
 

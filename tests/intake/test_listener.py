@@ -258,6 +258,11 @@ def test_a_purchase_sender_files_into_the_purchase_inbox(world):
     with world.sessions() as db:
         doc = db.scalars(sa.select(Document)).one()
     assert (doc.direction, doc.connection, doc.number, doc.organisation_id) == ("in", "peppol_purchase", "P-1", world.org)
+    from accesspoint.db.tables.ledger import LedgerEntry
+
+    with world.sessions() as db:
+        charged = db.scalars(sa.select(LedgerEntry)).one()
+    assert (charged.document_public_id, charged.direction, charged.channel) == (doc.public_id, "in", "email")
     # The same invoice in another mail is a duplicate invoice, refused with that reason.
     again = invoice_mail("facturen@leverancier.example", to,
                          ("b.xml", invoice("P-1", seller=BUYER_HERE, buyer=SELLER)))

@@ -1,7 +1,7 @@
 """Who pays (W4): the transaction ledger; partnerships without a request (W6): who asked whom.
 
 Revision ID: 0016_ledger_partnerships
-Revises: 0012_org_held_for
+Revises: 0013_intake
 Create Date: 2026-12-06
 
 `ledger_entries` gets one row per document sent or received from now on; documents
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_ledger_partnerships"
-down_revision = "0012_org_held_for"
+down_revision = "0013_intake"
 branch_labels = None
 depends_on = None
 
