@@ -7,6 +7,7 @@ tokens, passwords, policies, emails); the node (`accesspoint`) stores rows and
 sends mail through what it passes in. It never imports `accesspoint`.
 """
 
+from . import activation
 from ._states import (
     TRANSITIONS,
     InvitationState,
@@ -78,4 +79,5 @@ __all__ = [
     "build_outcome_mail", "build_colleague_mail",
     "OrgRelation", "HELD_FOR", "org_relation", "offers_share_with_client",
     "AcceptAs", "IdentifierHolder", "accept_as", "check_acceptable", "consent_text",
+    "activation",
 ]
