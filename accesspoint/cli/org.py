@@ -41,6 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="remove from our SMP and deregister at the SML (senders then find no endpoint)")
     u.set_defaults(handler=cmd_update)
 
+    for action, text in (("approve", "activate an organisation that waits for verification (W1.3)"),
+                         ("reject", "reject an organisation's activation, with the reason its admins will read")):
+        d = sub.add_parser(action, help=text)
+        d.add_argument("directory", help="the node directory")
+        d.add_argument("pid", metavar="PID", help="one of the organisation's participant ids")
+        d.add_argument("--reason", required=action == "reject", default="",
+                       help="why (shown to the organisation's admins" + ("; required)" if action == "reject" else ")"))
+        d.set_defaults(handler=cmd_decide, approve=action == "approve")
+
     ls = sub.add_parser("list", help="the organisations on this node, their ids and network registration")
     ls.add_argument("directory", help="the node directory")
     ls.set_defaults(handler=cmd_list)
@@ -112,6 +121,30 @@ def cmd_update(args: argparse.Namespace) -> int:
         print(f"peppol-node org update: {exc}", file=sys.stderr)
         return 1
     _say_registrations(node, asyncio.run(_apply(node, pids, args.receive)))
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """`org approve|reject`: the operator's verifier from the shell (the same decision as the web review page)."""
+    import shares
+    import ubl
+    from accesspoint.config import ConfigError
+    from accesspoint.node import Node
+    from accesspoint.organisations import UnknownParticipant, organisation_id_of
+    from accesspoint.sharing import Context, activation, services_for
+
+    verb = "approve" if args.approve else "reject"
+    try:
+        node = Node.open(args.directory)
+        node.migrate()
+        org_id = organisation_id_of(node.sessions, ubl.ParticipantId.parse(args.pid))
+        state = activation.operator_decide(services_for(node), Context(now=node.now(), user_agent="peppol-node CLI"),
+                                           org_id, approve=args.approve, reason=args.reason,
+                                           operator_label="the node's operator (CLI)")
+    except (ConfigError, ubl.IdentifierError, UnknownParticipant, shares.ShareError) as exc:
+        print(f"peppol-node org {verb}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"organisation {org_id} ({args.pid}) is {state}" + (f": {args.reason}" if args.reason else ""))
     return 0
 
 

@@ -57,7 +57,8 @@ _RECEIVING = (
           OrganisationIdentifier.__table__.c.organisation_id == Organisation.__table__.c.id)
     .where(OrganisationIdentifier.__table__.c.scheme == sa.bindparam("scheme"),
            OrganisationIdentifier.__table__.c.value == sa.bindparam("value"),
-           Organisation.__table__.c.peppol_receive.is_(True))
+           Organisation.__table__.c.peppol_receive.is_(True),
+           Organisation.__table__.c.status == "active")  # W1.3: only a verified organisation receives
 )
 _d = _DOCUMENTS.c
 _SAME_ENVELOPE = sa.and_(_d.instance_identifier == sa.bindparam("instance_identifier"),

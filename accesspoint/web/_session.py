@@ -104,7 +104,9 @@ class Req:
         if flash:
             self.cookies_out.append((FLASH_COOKIE, "", 0))
         return templates.TemplateResponse(self.request, name, {
-            "user": self.user, "csrf": self.csrf, "flash": flash, "labels": shares.CONNECTION_LABELS, **context,
+            "user": self.user, "csrf": self.csrf, "flash": flash, "labels": shares.CONNECTION_LABELS,
+            # The node's operators see the activation review in the menu (W1.3).
+            "operator": self.user is not None and self.user.email in self.svc.operators, **context,
         }, status_code=status)
 
     def done(self, redirect: str, data: dict[str, Any] | list[Any] | None = None, *, flash: str = "",
