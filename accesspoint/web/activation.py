@@ -92,7 +92,7 @@ def reviews(r: Req) -> Response:
     summary: Organisations waiting for activation (operators only)
     responses:
       "200": {description: "[{organisation_id, name, identifiers, environment, status, status_reason}]"}
-      "403": {description: Not one of the node's operators ([web] operators)}
+      "403": {description: "Not one of the node's operators ([web] operators)"}
     """
     _require_operator(r)
     return _reviews_page(r)

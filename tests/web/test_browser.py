@@ -50,6 +50,19 @@ def add_organisation(page, server, name: str, identifier: str) -> int:
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
 
+def activate(server, org_id: int) -> None:
+    """The node's operator approves the organisation (W1.3), as `peppol-node org approve` does.
+
+    Organisations added in the web app start as drafts and may neither send nor receive; tests about
+    documents start from an approved one. The activation flow itself is tests/web/test_browser_activation.py.
+    """
+    from accesspoint.sharing import Context, activation
+
+    state = activation.operator_decide(services(server.node), Context(now=server.node.now()), org_id, approve=True,
+                                       operator_label="test operator")
+    assert state == "active"
+
+
 def share(page, server, org_id: int, email: str, kinds: tuple[str, ...] = ("peppol_purchase", "peppol_sales")):
     page.goto(f"{server.base_url}/orgs/{org_id}")
     page.fill("#share-form input[name=email]", email)
@@ -73,6 +86,7 @@ def receive_invoice(server, testdata, org_id: int) -> str:
     from ubl.model import parse_document
 
     doc = parse_document(content).document
+    activate(server, org_id)
     with server.node.sessions.begin() as db:
         db.get(Organisation, org_id).peppol_receive = True
     sbd = ubl.parse_sbd(ubl.build_sbd(
