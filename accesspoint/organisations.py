@@ -26,7 +26,7 @@ from accesspoint.sharing import audit
 from accesspoint.sharing.context import Context
 
 __all__ = ["OrganisationExists", "OrganisationSummary", "UnknownParticipant", "list_organisations",
-           "organisation_id_of", "register_organisation", "set_receive"]
+           "activation_states", "organisation_id_of", "register_organisation", "set_receive"]
 
 OPERATOR_ENVIRONMENT = "operator"
 
@@ -115,6 +115,13 @@ def set_receive(sessions: sessionmaker[Session], participant_ids: Sequence[ubl.P
     with sessions.begin() as db:
         for pid in participant_ids:
             _organisation_of(db, pid).peppol_receive = receive
+
+
+def activation_states(sessions: sessionmaker[Session],
+                      participant_ids: Sequence[ubl.ParticipantId]) -> list[tuple[ubl.ParticipantId, str, str]]:
+    """(id, status, status_reason) of the organisation of each id; UnknownParticipant for an unknown id."""
+    with sessions() as db:
+        return [(pid, (org := _organisation_of(db, pid)).status, org.status_reason) for pid in participant_ids]
 
 
 def list_organisations(sessions: sessionmaker[Session]) -> list[OrganisationSummary]:

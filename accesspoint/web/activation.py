@@ -1,28 +1,37 @@
-"""Pages and API of organisation activation (product.md W1.3): the org admin asks, the node's operator
-reviews (`[web] operators`), and the organisation page says in words why it cannot send or receive yet.
+"""Pages and API of W1.3-W1.4: organisation activation and the receive switch.
 
-The rules are `shares.activation`'s and the workflow `accesspoint.sharing.activation`'s; this module
-only maps forms and JSON onto them. `peppol-node org approve|reject` is the same decision from the shell.
+Activation: the org admin asks, the node's operator reviews (`[web] operators`), and the
+organisation page says in words why it cannot send or receive yet. The rules are
+`shares.activation`'s and the workflow `accesspoint.sharing.activation`'s; this module only maps
+forms and JSON onto them. `peppol-node org approve|reject` is the same decision from the shell.
+
+Receive switch: an active organisation's admin publishes or withdraws its identifiers in our SMP
+and the SML through `accesspoint.network.switch_receive`, the code `org add --receive` and
+`org update --no-receive` run; an identifier that already receives at another access point is
+registered as a sender only, and the page names that access point (EC-7).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anyio.from_thread
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import shares
+import ubl
+from accesspoint import network
 from accesspoint.db.tables.accounts import User
 from accesspoint.db.tables.organisations import Organisation
-from accesspoint.sharing import activation
+from accesspoint.sharing import activation, audit, orgs
 
 from ._session import Req, endpoint
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
 
-__all__ = ["routes", "activation_view"]
+__all__ = ["routes", "activation_view", "receive_view"]
 
 #: The state as the organisation's people read it.
 STATE_WORDS = {
@@ -41,6 +50,95 @@ def activation_view(org: Organisation) -> dict[str, Any]:
             "may_exchange": shares.activation.may_exchange(org.status),
             "why_not": shares.activation.why_not_active(org.status, org.status_reason),
             "may_ask": org.status in ("draft", "rejected")}
+
+
+def _registration_words(r: network.Registration | None) -> str:
+    if r is None:
+        return "Not receiving here"
+    if r.sml_state == network.SENDER_ONLY:
+        return r.detail
+    if r.sml_state == network.REGISTERED:
+        return ("Receiving here: published in our SMP and registered at the SML" if r.receive else
+                "Not receiving here")
+    if r.sml_state == network.WITHDRAWN:
+        return "Not receiving here: removed from our SMP and the SML" + (f" ({r.detail})" if r.detail else "")
+    if r.sml_state == network.REFUSED:
+        return f"Not discoverable through us: {r.detail}"
+    return ("Published in our SMP; the SML registration is pending" if r.receive else
+            "Being removed from the SML") + (f" ({r.detail})" if r.detail else "")
+
+
+def _pids(org: Organisation) -> list[ubl.ParticipantId]:
+    return [ubl.ParticipantId(i.scheme, i.value) for i in org.identifiers]
+
+
+def receive_view(node: Any, org: Organisation) -> dict[str, Any]:
+    """The receive switch: the organisation's wish and where each identifier stands at SMP and SML."""
+    regs = {r.participant_id: r for r in network.registrations(node, _pids(org))}
+    rows = []
+    for pid in _pids(org):
+        reg = regs.get(network.smp_key(pid))
+        rows.append({"participant_id": pid.value, "state": reg.sml_state if reg else "not_published",
+                     "words": _registration_words(reg)})
+    return {"receive": org.peppol_receive, "identifiers": rows,
+            "may_switch": shares.activation.may_exchange(org.status)}
+
+
+def _elsewhere_json(o: network.OtherAccessPoint) -> dict[str, str]:
+    return {"participant_id": o.participant_id, "smp_url": o.smp_url, "endpoint_url": o.endpoint_url,
+            "certificate_subject": o.certificate_subject, "message": o.describe()}
+
+
+@endpoint()
+def switch_receive(r: Req) -> Response:
+    """The org admin switches receiving on this node on or off (W1.4, EC-7).
+    ---
+    summary: Receive on this node, or stop
+    description: "On: each identifier is first looked up in the SML; one that already receives at
+      another access point is registered as a sender only (`elsewhere` names that access point: its
+      endpoint URL and certificate subject from its SMP). The others are published in our SMP and
+      registered at the SML. Off: removed from our SMP and deregistered at the SML. The same code as
+      `peppol-node org add --receive` / `org update --no-receive`. Only an active organisation receives."
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [receive], properties: {receive: {type: boolean}}}
+    responses:
+      "200": {description: "{receive, identifiers: [{participant_id, state, words}], elsewhere: [{participant_id,
+        smp_url, endpoint_url, certificate_subject, message}]}"}
+      "400": {description: The organisation is not active (the message says why)}
+      "403": {description: Not an org admin of this organisation}
+    """
+    org_id = r.path_int("org_id")
+    raw = r.form.get("receive")
+    receive = raw is True or raw in ("on", "true", "1", "yes")
+    with r.svc.sessions() as db:
+        org = orgs.require_member(db, db.get(User, r.user.id), org_id, admin=True)  # type: ignore[union-attr]
+        pids, before = _pids(org), org.peppol_receive
+    try:
+        result = anyio.from_thread.run(network.switch_receive, r.node, pids, receive)
+    except network.NotActive as exc:
+        if r.api:
+            raise shares.InvalidInput(str(exc)) from None
+        from .sharing import organisation_page
+
+        return organisation_page(r, org_id, status=400, receive_error=str(exc))
+    with r.svc.sessions.begin() as db:
+        org = db.get(Organisation, org_id)
+        assert org is not None
+        audit.record(db, r.ctx, "organisation.receive_changed", actor_id=r.user.id,  # type: ignore[union-attr]
+                     object_type="organisation", object_id=org_id, organisation_id=org_id,
+                     before="on" if before else "off", after="on" if org.peppol_receive else "off",
+                     detail={"asked": "on" if receive else "off",
+                             "registrations": {g.participant_id: g.sml_state for g in result.registrations},
+                             "elsewhere": [_elsewhere_json(o) for o in result.elsewhere]})
+        view = receive_view(r.node, org)
+    if result.elsewhere:
+        flash = " ".join(o.describe() for o in result.elsewhere)
+    else:
+        flash = "Receiving on this node is on." if receive else "Receiving on this node is off."
+    return r.done(f"/orgs/{org_id}#receive", view | {"elsewhere": [_elsewhere_json(o) for o in result.elsewhere]},
+                  flash=flash)
 
 
 @endpoint()
@@ -154,7 +252,9 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/operator/activations", reviews, methods=["GET"], **html),
         Route("/operator/organisations/{org_id:int}/approve", approve, methods=["POST"], **html),
         Route("/operator/organisations/{org_id:int}/reject", reject, methods=["POST"], **html),
+        Route("/orgs/{org_id:int}/receive", switch_receive, methods=["POST"], **html),
         Route("/api/organisations/{org_id:int}/activation", ask, methods=["POST"]),
+        Route("/api/organisations/{org_id:int}/receive", switch_receive, methods=["POST"]),
         Route("/api/operator/activations", reviews, methods=["GET"]),
         Route("/api/operator/organisations/{org_id:int}/approve", approve, methods=["POST"]),
         Route("/api/operator/organisations/{org_id:int}/reject", reject, methods=["POST"]),
