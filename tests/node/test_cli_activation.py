@@ -83,3 +83,19 @@ def test_org_add_is_active_at_once_and_says_so_in_the_audit_log(tmp_path: Path, 
         assert ev.after == "active" and json.loads(ev.detail)["verifier"] == "operator"
     finally:
         node.engine.dispose()
+
+
+def test_receiving_needs_an_active_organisation(tmp_path: Path, database_url: str) -> None:
+    node_dir = tmp_path / "n"
+    assert run_cli("init", str(node_dir)).returncode == 0
+    env = {"PEPPOL_DATABASE_URL": database_url}
+    node, org_id = draft_organisation(node_dir, database_url)
+    try:
+        refused = run_cli("org", "update", str(node_dir), PID, "--receive", env=env)
+        assert refused.returncode == 1 and "Waiting for verification by the node's operator" in refused.stderr
+        assert "not published" in run_cli("org", "list", str(node_dir), env=env).stdout  # nothing was written
+        assert run_cli("org", "approve", str(node_dir), PID, env=env).returncode == 0
+        on = run_cli("org", "update", str(node_dir), PID, "--receive", env=env)
+        assert on.returncode == 0 and "published in our SMP" in on.stdout, on.stdout + on.stderr
+    finally:
+        node.engine.dispose()
