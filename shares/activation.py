@@ -9,7 +9,10 @@ The node asks its verifiers in order and the first verdict wins (`decide`). Two 
 
 - `MandateVerifier`: an intermediary's recorded mandate activates. A mandate is an accepted
   authorisation request for the organisation's identifier (W3.4): the client confirmed the
-  requester's details and the consent text, which is stored as evidence (SEC-8).
+  requester's details and the consent text, which is stored as evidence (SEC-8). It counts only
+  when the intermediary is itself verified (its environment holds an active organisation of its
+  own): anyone can sign up and send a request, so an unverified "firm" accepting its own request
+  would otherwise activate any number it likes. Its case waits for the operator instead.
 - `OperatorVerifier`: the node's operator (support, product.md §1) approves or rejects by hand,
   in the web app or the CLI; an organisation the operator adds themself is active at once
   (the operator is the one who would check it).
@@ -85,6 +88,8 @@ class Mandate:
     firm: str
     identifier: str
     accepted_at: datetime
+    #: The firm is verified itself: its environment holds an active organisation of its own.
+    firm_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,7 @@ class MandateVerifier:
 
     def assess(self, case: ActivationCase) -> Verdict | None:
         m = case.mandate
-        if m is None:
+        if m is None or not m.firm_verified:
             return None
         return Verdict(ActivationState.ACTIVE, self.name,
                        f"mandate for {m.identifier} given to {m.firm} (authorisation request {m.request_id})")

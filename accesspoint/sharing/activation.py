@@ -9,7 +9,9 @@ Who starts where (the choice that keeps the operator's existing flows working):
   (`submit`: draft|rejected -> verifying); the verifiers then decide. An organisation added by one
   of the node's operators (`[web] operators`) is approved by that fact at once (`on_created`).
 - Accepting an authorisation request for the organisation is the intermediary's recorded mandate
-  (`on_mandate`): it activates the organisation, from draft, verifying or rejected.
+  (`on_mandate`): it activates the organisation, from draft, verifying or rejected, when the
+  intermediary is verified itself (an active organisation of its own); otherwise the organisation
+  waits for the operator (the acceptance counts as asking).
 - The operator approves or rejects a case by hand (`operator_decide`), in the web app's review
   page or with `peppol-node org approve|reject`.
 
@@ -74,8 +76,12 @@ def _mandate(db: Session, org: Organisation) -> Mandate | None:
     if req is None:
         return None
     firm = db.get(Environment, req.requester_environment_id)
+    verified = db.scalar(sa.select(Organisation.id).where(
+        Organisation.environment_id == req.requester_environment_id, Organisation.held_for == "own",
+        Organisation.status == ActivationState.ACTIVE.value).limit(1)) is not None
     return Mandate(request_id=req.id, firm=firm.name if firm else "the intermediary",
-                   identifier=req.client_identifier, accepted_at=req.decided_at or req.created_at)
+                   identifier=req.client_identifier, accepted_at=req.decided_at or req.created_at,
+                   firm_verified=verified)
 
 
 def _case(db: Session, org: Organisation, *, added_by_operator: bool = False,

@@ -13,9 +13,11 @@ registered as a sender only, and the page names that access point (EC-7).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -196,7 +198,7 @@ def reviews(r: Req) -> Response:
     return _reviews_page(r)
 
 
-def _decide(approve: bool):
+def _decide(approve: bool) -> Callable[[Request], Any]:
     @endpoint()
     def handler(r: Req) -> Response:
         _require_operator(r)

@@ -47,10 +47,18 @@ def test_refused(current, target):
 
 
 def test_a_mandate_activates_and_goes_first():
-    mandate = Mandate(request_id=3, firm="Boekhouder & Co", identifier="0208:0123456749", accepted_at=T0)
+    mandate = Mandate(request_id=3, firm="Boekhouder & Co", identifier="0208:0123456749", accepted_at=T0,
+                      firm_verified=True)
     verdict = decide(case(mandate=mandate, operator_decision=OperatorDecision(False, "ops@node.test", "wrong")))
     assert verdict == Verdict(A.ACTIVE, "mandate",
                               "mandate for 0208:0123456749 given to Boekhouder & Co (authorisation request 3)")
+
+
+def test_a_mandate_from_an_unverified_firm_waits_for_the_operator():
+    """Anyone can sign up as a "firm" and accept its own request: that alone proves nothing."""
+    mandate = Mandate(request_id=3, firm="Self-made BV", identifier="0208:0123456749", accepted_at=T0)
+    assert decide(case(mandate=mandate)) is None
+    assert decide(case(mandate=mandate, operator_decision=OperatorDecision(True, "cli"))).verifier == "operator"
 
 
 def test_the_operator_approves_or_rejects_with_a_reason():

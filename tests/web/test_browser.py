@@ -42,10 +42,12 @@ def log_in(page, server, email: str, next_path: str = "/") -> None:
     follow(page, "button[type=submit]")
 
 
-def add_organisation(page, server, name: str, identifier: str) -> int:
+def add_organisation(page, server, name: str, identifier: str, *, own: bool = False) -> int:
     page.goto(server.base_url + "/orgs/new")
     page.fill("input[name=name]", name)
     page.fill("textarea[name=identifiers]", identifier)
+    if own:
+        page.check("input[name=held_for][value=own]")
     follow(page, "main button[type=submit]")
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
@@ -256,6 +258,9 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     acc = browser.new_context(viewport=DESKTOP)
     a = acc.new_page()
     sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    # A verified firm (its own organisation is active): the client's acceptance is then the mandate
+    # that activates the client's organisation (W1.3), so the accountant can send from it at once.
+    activate(server, add_organisation(a, server, "Boekhouder & Co", "0208:0123456749", own=True))
     a.goto(server.base_url + "/requests/new")
     a.fill("input[name=client_name]", "Slagerij Jansen")
     a.fill("input[name=client_email]", "piet@slagerij.test")

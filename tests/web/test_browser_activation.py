@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from accesspoint.db.tables.sharing import AuditEvent
 from tests.web.browsing import expect, follow
 from tests.web.test_api import signed_up
-from tests.web.test_browser import PHONE, add_organisation, sign_up_verified
+from tests.web.test_browser import PHONE, activate, add_organisation, sign_up_verified
 from tests.web.test_browser_takeover import send_request
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.operators("ops@node.test")]
 
 SELLER_ID = "0208:0123456749"
 CLIENT_ID = "0208:0314595348"
+OTHER_ID = "0208:0451563506"
 WIDE = {"width": 1280, "height": 900}
 
 
@@ -105,25 +106,41 @@ def test_operator_rejects_with_a_reason_then_approves_and_sending_opens(server, 
     ops.context.close()
 
 
-def test_an_accepted_authorisation_request_is_the_mandate_that_activates(server, browser, shot):
-    a = browser.new_context(viewport=WIDE).new_page()
-    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
-    org = add_organisation(a, server, "Bakkerij Peeters NV", CLIENT_ID)
-    expect(a.locator("#activation")).to_have_attribute("data-activation", "draft")
-    send_request(a, server, "Bakkerij Peeters NV", "jan@example.test", CLIENT_ID)
-
+def accept_request(browser, server, email: str):
     c = browser.new_context(viewport=PHONE).new_page()
-    sign_up_verified(c, server, "jan@example.test", "Jan", "")
+    sign_up_verified(c, server, email, email.split("@")[0], "")
     c.goto(server.base_url + "/inbox/requests")
     follow(c, ".request[data-status=pending] h2 a")
     c.check("#accept-form input[name=confirm_requester]")
     follow(c, "#accept-form button[type=submit]")
     expect(c.locator(".flash")).to_contain_text("is now authorised")
+    return c
+
+
+def test_an_accepted_authorisation_request_is_the_mandate_that_activates(server, browser, shot):
+    a = browser.new_context(viewport=WIDE).new_page()
+    sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    # A firm that is not verified itself gives no mandate: anyone can sign up and accept their own request.
+    org = add_organisation(a, server, "Bakkerij Peeters NV", CLIENT_ID)
+    expect(a.locator("#activation")).to_have_attribute("data-activation", "draft")
+    send_request(a, server, "Bakkerij Peeters NV", "jan@example.test", CLIENT_ID)
+    c = accept_request(browser, server, "jan@example.test")
+    card = c.locator("#activation")
+    expect(card).to_have_attribute("data-activation", "verifying")
+    expect(card.locator("#why-not")).to_contain_text("Waiting for verification")
+    assert transitions(server, org) == [("draft", "verifying", "")]
+    c.context.close()
+
+    # Once the firm's own organisation is active, its client's acceptance activates at once.
+    activate(server, add_organisation(a, server, "Boekhouder & Co", SELLER_ID, own=True))
+    other = add_organisation(a, server, "Slagerij Jansen", OTHER_ID)
+    send_request(a, server, "Slagerij Jansen", "piet@slagerij.test", OTHER_ID)
+    c = accept_request(browser, server, "piet@slagerij.test")
     card = c.locator("#activation")
     expect(card).to_have_attribute("data-activation", "active")
-    expect(card).to_contain_text("mandate for 0208:0314595348 given to Boekhouder & Co")
+    expect(card).to_contain_text(f"mandate for {OTHER_ID} given to Boekhouder & Co")
     shots(shot, c, "35-activation-by-mandate")
-    assert [t[1:] for t in transitions(server, org)] == [("verifying", ""), ("active", "mandate")]
+    assert [t[1:] for t in transitions(server, other)] == [("verifying", ""), ("active", "mandate")]
     a.context.close()
     c.context.close()
 
