@@ -144,6 +144,9 @@ class WebSettings:
     #: Used in links in emails (invites, documents); empty = public_url.
     base_url: str = ""
     api_token: str = field(default="", repr=False)
+    #: The node's operators (support, product.md §1): accounts with these email addresses review
+    #: organisation activations in the web app (W1.3). Empty = only `peppol-node org approve|reject`.
+    operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

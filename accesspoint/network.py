@@ -9,8 +9,16 @@ right away, and whatever could not be finished is finished by `serve` at start-u
 SML is unreachable for a while catches up by itself.
 
 One code path for the operator's CLI (`org add --receive`, `org update --receive/--no-receive`),
-the web app's receive switch, and the node's own MLS participant (Peppol Network Policy: every
-service provider receives Message Level Status at its SPIS participant `0242:<SPID>`).
+the web app's receive switch (both through `switch_receive`), and the node's own MLS participant
+(Peppol Network Policy: every service provider receives Message Level Status at its SPIS
+participant `0242:<SPID>`).
+
+Receiving sits with one access point only; sending can go through several (product.md EC-7,
+W1.4). So before publishing, `switch_receive` looks the participant up in the SML
+(`receiving_elsewhere`): one that already receives at another access point is registered here as
+a **sender only** (`sender_only`), and the answer names that access point (its endpoint URL and
+certificate subject, from its SMP's signed answer) so its owner can ask it to deregister or for a
+migration key.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 import sqlalchemy as sa
 
+import shares
 import sml
 import smp
 import ubl
@@ -32,7 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECEIVED_DOCUMENT_TYPES",
+    "NotActive",
+    "OtherAccessPoint",
+    "ReceiveSwitch",
     "Registration",
+    "receiving_elsewhere",
+    "switch_receive",
     "publish",
     "withdraw",
     "registrations",
@@ -47,6 +62,11 @@ log = logging.getLogger(__name__)
 RECEIVED_DOCUMENT_TYPES: tuple[ubl.DocumentTypeId, ...] = (ubl.BIS_BILLING_INVOICE, ubl.BIS_BILLING_CREDIT_NOTE)
 
 PENDING, REGISTERED, WITHDRAWN, REFUSED = "pending", "registered", "withdrawn", "refused"
+#: Not published here: the participant receives at another access point (EC-7); it sends from here.
+SENDER_ONLY = "sender_only"
+
+#: How long the SML's DNS may take to say where a participant is before we register without knowing.
+ELSEWHERE_DNS_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +190,113 @@ def publish_mls_participant(node: Node) -> ubl.ParticipantId | None:
             or not [r for r in registrations(node, [spis]) if r.receive]:
         publish(node, spis, (mls.MLS_DOCUMENT_TYPE,), mls.MLS_PROCESS)
     return spis
+
+
+class NotActive(Exception):
+    """Receiving was asked for an organisation that is not active (W1.3): nothing was published."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtherAccessPoint:
+    """Where a participant already receives (EC-7): its SMP and, from the SMP's answer, the AP."""
+
+    participant_id: str
+    smp_url: str
+    #: The AS4 endpoint and the subject of its AP certificate; empty when its SMP did not answer.
+    endpoint_url: str = ""
+    certificate_subject: str = ""
+    #: Why the endpoint is unknown (the SMP's error), when it is.
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One sentence for the page and the CLI: which access point, and what to do."""
+        where = (f"the access point at {self.endpoint_url} (certificate {self.certificate_subject}; SMP {self.smp_url})"
+                 if self.endpoint_url else f"another access point (SMP {self.smp_url}; {self.detail or 'no endpoint'})")
+        return (f"{self.participant_id.split('::')[-1]} already receives at {where}. It is registered here as a sender only: "
+                "ask that access point to deregister it or for a migration key, then switch receiving on again.")
+
+
+async def _smp_url_at_sml(node: Node, pid: ubl.ParticipantId) -> str | None:
+    """The SMP base URL the SML has for `pid`, or None when it has none (or could not say in time).
+
+    Our own local SML keeps its registrations in our database: read there, so a node that is not
+    serving (its DNS is inside `serve`) does not wait for a DNS timeout. Any other SML is asked as
+    a sender asks it, by DNS (NAPTR).
+    """
+    if node.settings.sml.local and not node.settings.sml.management_url:
+        from accesspoint.sml_store import DbSmlStore
+
+        store = DbSmlStore(node.engine)
+        record = store.get_participant(smp_key(pid))
+        smp_record = store.get_smp(record.smp_id) if record is not None else None
+        return smp_record.logical_address if smp_record is not None else None
+    try:
+        return await sml.lookup_smp_url(pid, node.discovery.zone, resolver=node.discovery.dns_resolver,
+                                        timeout=ELSEWHERE_DNS_TIMEOUT, require_https=node.settings.production)
+    except sml.ParticipantNotRegistered:
+        return None
+    except sml.SmlError as exc:  # the SML's own check still refuses a participant another SMP holds
+        log.warning("could not ask the SML where %s receives: %s", pid, exc)
+        return None
+
+
+async def receiving_elsewhere(node: Node, pid: ubl.ParticipantId) -> OtherAccessPoint | None:
+    """EC-7 / W1.4: the access point `pid` already receives at, if it is not ours; None otherwise."""
+    smp_url = await _smp_url_at_sml(node, pid)
+    if smp_url is None or smp_url.rstrip("/") == node.discovery.smp_public_url.rstrip("/"):
+        return None
+    async with httpx.AsyncClient(verify=node.discovery.client_tls(), timeout=httpx.Timeout(15, connect=5)) as http:
+        policy = smp.SmpPolicy(trust=node.trust, revocation=node.revocation, production=node.settings.production)
+        try:
+            found = await smp.SmpClient(http, policy).lookup_endpoint(
+                smp_url, pid, ubl.BIS_BILLING_INVOICE, ubl.BIS_BILLING_PROCESS, at=node.now())
+        except smp.SmpError as exc:
+            return OtherAccessPoint(str(pid), smp_url, detail=f"its SMP did not say which: {exc}")
+    try:
+        subject = found.certificate().subject.rfc4514_string()
+    except smp.SmpError:
+        subject = "unreadable"
+    return OtherAccessPoint(str(pid), smp_url, found.address, subject)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveSwitch:
+    """What switching receiving did: each id's registration, and the ids that receive elsewhere."""
+
+    registrations: list[Registration]
+    elsewhere: list[OtherAccessPoint]
+
+
+async def switch_receive(node: Node, pids: Sequence[ubl.ParticipantId], receive: bool) -> ReceiveSwitch:
+    """Switch receiving on this node on or off for `pids` (all of one or more of the node's organisations).
+
+    On: each id the SML already has at another access point is recorded `sender_only` and not
+    published (EC-7); the others are published in our SMP and registered at the SML. Off: removed
+    from our SMP and deregistered. The organisations' receive flags follow. Raises
+    `organisations.UnknownParticipant` for an id of no organisation here and `NotActive` when
+    receiving is asked for an organisation that is not active (W1.3).
+    """
+    from accesspoint import organisations
+
+    for pid, state, reason in organisations.activation_states(node.sessions, pids):  # every id known first
+        if receive and not shares.activation.may_exchange(state):
+            raise NotActive(f"{pid}: {shares.activation.why_not_active(state, reason)}")
+    elsewhere: list[OtherAccessPoint] = []
+    here: list[ubl.ParticipantId] = []
+    for pid in pids:
+        other = await receiving_elsewhere(node, pid) if receive else None
+        if other is not None:
+            elsewhere.append(other)
+            _record(node, pid, receive=False, state=SENDER_ONLY, detail=other.describe())
+        elif receive:
+            publish(node, pid)
+            here.append(pid)
+        else:
+            withdraw(node, pid)
+            here.append(pid)
+    # An organisation receives here when one of its ids does: the elsewhere ones first, so that
+    # an organisation with ids of both kinds ends up receiving.
+    organisations.set_receive(node.sessions, [ubl.ParticipantId.parse(o.participant_id) for o in elsewhere], False)
+    organisations.set_receive(node.sessions, here, receive)
+    return ReceiveSwitch(await sync_sml(node, here) + registrations(node, [
+        ubl.ParticipantId.parse(o.participant_id) for o in elsewhere]), elsewhere)

@@ -3,7 +3,10 @@
 The web app's sign-up path (`accesspoint.sharing.orgs`) creates organisations for
 a user; this is the operator's path for a node's own organisations (e.g. a firm
 that runs its own node): the organisation is active at once, with both Peppol
-connections and its participant identifiers checked by `ubl`.
+connections and its participant identifiers checked by `ubl`. Active at once
+because the operator typing it in *is* the check the web app's verifiers make
+(`shares.activation`); `peppol-node org add` and the demo rely on it, and the
+audit log records who activated it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import shares
 import ubl
 from accesspoint.db.tables.organisations import Environment, Organisation, OrganisationIdentifier
 from accesspoint.db.tables.sharing import Connection
+from accesspoint.sharing import audit
+from accesspoint.sharing.context import Context
 
 __all__ = ["OrganisationExists", "OrganisationSummary", "UnknownParticipant", "list_organisations",
-           "register_organisation", "set_receive"]
+           "activation_states", "organisation_id_of", "register_organisation", "set_receive"]
 
 OPERATOR_ENVIRONMENT = "operator"
 
@@ -74,12 +79,17 @@ def register_organisation(
             db.add(env)
             db.flush()
         org = Organisation(environment_id=env.id, name=name.strip()[:200], status="active", peppol_send=send,
-                           peppol_receive=receive, payer="own", created_at=now)
+                           peppol_receive=receive, payer="own", created_at=now,
+                           status_reason="added by the node's operator (CLI)")
         org.identifiers = [OrganisationIdentifier(scheme=p.scheme, value=p.value) for p in pids]
         db.add(org)
         db.flush()
         for kind in shares.CONNECTION_KINDS:
             db.add(Connection(organisation_id=org.id, kind=kind, created_at=now))
+        audit.record(db, Context(now=now, user_agent="peppol-node CLI"), "organisation.created", actor_id=None,
+                     object_type="organisation", object_id=org.id, organisation_id=org.id, environment_id=env.id,
+                     after="active", detail={"identifiers": [p.value for p in pids], "verifier": "operator",
+                                             "reason": "added by the node's operator (CLI)"})
         return org.id
 
 
@@ -91,6 +101,12 @@ def _organisation_of(db: Session, pid: ubl.ParticipantId) -> Organisation:
     return org
 
 
+def organisation_id_of(sessions: sessionmaker[Session], pid: ubl.ParticipantId) -> int:
+    """The id of the organisation holding `pid`; UnknownParticipant when none does."""
+    with sessions() as db:
+        return _organisation_of(db, pid).id
+
+
 def set_receive(sessions: sessionmaker[Session], participant_ids: Sequence[ubl.ParticipantId], receive: bool) -> None:
     """Record that the organisations of `participant_ids` receive (or no longer receive) on this node.
 
@@ -99,6 +115,13 @@ def set_receive(sessions: sessionmaker[Session], participant_ids: Sequence[ubl.P
     with sessions.begin() as db:
         for pid in participant_ids:
             _organisation_of(db, pid).peppol_receive = receive
+
+
+def activation_states(sessions: sessionmaker[Session],
+                      participant_ids: Sequence[ubl.ParticipantId]) -> list[tuple[ubl.ParticipantId, str, str]]:
+    """(id, status, status_reason) of the organisation of each id; UnknownParticipant for an unknown id."""
+    with sessions() as db:
+        return [(pid, (org := _organisation_of(db, pid)).status, org.status_reason) for pid in participant_ids]
 
 
 def list_organisations(sessions: sessionmaker[Session]) -> list[OrganisationSummary]:

@@ -7,6 +7,7 @@ tokens, passwords, policies, emails); the node (`accesspoint`) stores rows and
 sends mail through what it passes in. It never imports `accesspoint`.
 """
 
+from . import activation
 from ._states import (
     TRANSITIONS,
     InvitationState,
@@ -93,4 +94,5 @@ __all__ = [
     "OWN_PAYER", "intermediary_payer", "payer_environment", "may_view_paid_by",
     "Party", "PartnershipFacts", "PARTNER_ROLES", "may_form_partnerships", "check_may_request",
     "check_may_decide", "check_may_end", "build_partnership_request_mail", "build_partnership_outcome_mail",
+    "activation",
 ]

@@ -41,6 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="remove from our SMP and deregister at the SML (senders then find no endpoint)")
     u.set_defaults(handler=cmd_update)
 
+    for action, text in (("approve", "activate an organisation that waits for verification (W1.3)"),
+                         ("reject", "reject an organisation's activation, with the reason its admins will read")):
+        d = sub.add_parser(action, help=text)
+        d.add_argument("directory", help="the node directory")
+        d.add_argument("pid", metavar="PID", help="one of the organisation's participant ids")
+        d.add_argument("--reason", required=action == "reject", default="",
+                       help="why (shown to the organisation's admins" + ("; required)" if action == "reject" else ")"))
+        d.set_defaults(handler=cmd_decide, approve=action == "approve")
+
     ls = sub.add_parser("list", help="the organisations on this node, their ids and network registration")
     ls.add_argument("directory", help="the node directory")
     ls.set_defaults(handler=cmd_list)
@@ -48,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _say_registrations(node: Node, registrations: list[Registration]) -> None:
     for r in registrations:
-        if r.sml_state == "pending" and node.settings.sml.local and not node.settings.sml.management_url:
+        if r.sml_state == "sender_only":  # EC-7: it receives at another access point, named in the detail
+            print(f"  {r.participant_id}: sender only. {r.detail}")
+        elif r.sml_state == "pending" and node.settings.sml.local and not node.settings.sml.management_url:
             print(f"  {r.participant_id}: published in our SMP; the local SML runs inside `peppol-node serve`,"
                   " which registers it there when it starts")
         elif r.sml_state == "pending":
@@ -62,16 +73,15 @@ def _say_registrations(node: Node, registrations: list[Registration]) -> None:
 
 
 async def _apply(node: Node, pids: list[ubl.ParticipantId], receive: bool) -> list[Registration]:
+    """`network.switch_receive`, the web app's receive switch too (EC-7 lookup first, then SMP and SML)."""
     import httpx
 
     from accesspoint import network
 
     try:
-        for pid in pids:
-            (network.publish if receive else network.withdraw)(node, pid)
         # Fast: an SML that is not up (our local one while `serve` is down) is not waited for.
         node.discovery.sml_http.timeout = httpx.Timeout(10, connect=2)
-        return await network.sync_sml(node, pids)
+        return (await network.switch_receive(node, pids, receive)).registrations
     finally:
         await node.discovery.aclose()
 
@@ -85,8 +95,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     try:
         node = Node.open(args.directory)
         node.migrate()
+        # Receiving is switched on below, once the SML said the participant receives nowhere else (EC-7).
         org_id = register_organisation(node.sessions, args.name, args.pids, now=node.now(),
-                                       send=args.send, receive=args.receive)
+                                       send=args.send, receive=False)
     except (ConfigError, ubl.IdentifierError, OrganisationExists, ValueError) as exc:
         print(f"peppol-node org add: {exc}", file=sys.stderr)
         return 1
@@ -101,17 +112,41 @@ def cmd_update(args: argparse.Namespace) -> int:
     import ubl
     from accesspoint.config import ConfigError
     from accesspoint.node import Node
-    from accesspoint.organisations import UnknownParticipant, set_receive
+    from accesspoint.network import NotActive
+    from accesspoint.organisations import UnknownParticipant
 
     try:
         node = Node.open(args.directory)
         node.migrate()
         pids = [ubl.ParticipantId.parse(p) for p in args.pids]
-        set_receive(node.sessions, pids, args.receive)
-    except (ConfigError, ubl.IdentifierError, UnknownParticipant) as exc:
+        _say_registrations(node, asyncio.run(_apply(node, pids, args.receive)))
+    except (ConfigError, ubl.IdentifierError, UnknownParticipant, NotActive) as exc:
         print(f"peppol-node org update: {exc}", file=sys.stderr)
         return 1
-    _say_registrations(node, asyncio.run(_apply(node, pids, args.receive)))
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """`org approve|reject`: the operator's verifier from the shell (the same decision as the web review page)."""
+    import shares
+    import ubl
+    from accesspoint.config import ConfigError
+    from accesspoint.node import Node
+    from accesspoint.organisations import UnknownParticipant, organisation_id_of
+    from accesspoint.sharing import Context, activation, services_for
+
+    verb = "approve" if args.approve else "reject"
+    try:
+        node = Node.open(args.directory)
+        node.migrate()
+        org_id = organisation_id_of(node.sessions, ubl.ParticipantId.parse(args.pid))
+        state = activation.operator_decide(services_for(node), Context(now=node.now(), user_agent="peppol-node CLI"),
+                                           org_id, approve=args.approve, reason=args.reason,
+                                           operator_label="the node's operator (CLI)")
+    except (ConfigError, ubl.IdentifierError, UnknownParticipant, shares.ShareError) as exc:
+        print(f"peppol-node org {verb}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"organisation {org_id} ({args.pid}) is {state}" + (f": {args.reason}" if args.reason else ""))
     return 0
 
 

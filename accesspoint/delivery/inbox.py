@@ -58,7 +58,8 @@ _RECEIVING = (
           OrganisationIdentifier.__table__.c.organisation_id == Organisation.__table__.c.id)
     .where(OrganisationIdentifier.__table__.c.scheme == sa.bindparam("scheme"),
            OrganisationIdentifier.__table__.c.value == sa.bindparam("value"),
-           Organisation.__table__.c.peppol_receive.is_(True))
+           Organisation.__table__.c.peppol_receive.is_(True),
+           Organisation.__table__.c.status == "active")  # W1.3: only a verified organisation receives
 )
 # The same lookup on the accept path, with what the W4 ledger needs (who pays now): no extra query.
 _RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+import shares
 import ubl
 from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
@@ -236,7 +237,7 @@ class Outbox:
 
     def _sender_organisation(self, session: Session, sender: ubl.ParticipantId, organisation_id: int | None) -> int:
         row = session.execute(
-            sa.select(Organisation.id, Organisation.peppol_send)
+            sa.select(Organisation.id, Organisation.peppol_send, Organisation.status, Organisation.status_reason)
             .join(OrganisationIdentifier, OrganisationIdentifier.organisation_id == Organisation.id)
             .where(OrganisationIdentifier.scheme == sender.scheme, OrganisationIdentifier.value == sender.value)
         ).first()
@@ -244,6 +245,9 @@ class Outbox:
             raise DocumentRejected("unknown-sender", f"{sender} is not an organisation of this node")
         if organisation_id is not None and row.id != organisation_id:
             raise DocumentRejected("unknown-sender", f"{sender} is not an identifier of organisation {organisation_id}")
+        if not shares.activation.may_exchange(row.status):  # W1.3: only a verified organisation sends
+            raise DocumentRejected("sender-not-active",
+                                   f"{sender}: {shares.activation.why_not_active(row.status, row.status_reason)}")
         if not row.peppol_send:
             raise DocumentRejected("sender-not-active", f"sending is switched off for {sender}")
         return int(row.id)

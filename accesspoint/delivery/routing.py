@@ -99,7 +99,7 @@ class Router:
             rows = session.execute(
                 sa.select(OrganisationIdentifier.scheme, OrganisationIdentifier.value, Organisation.id)
                 .join(Organisation, Organisation.id == OrganisationIdentifier.organisation_id)
-                .where(Organisation.peppol_receive.is_(True))
+                .where(Organisation.peppol_receive.is_(True), Organisation.status == "active")
                 .where(OrganisationIdentifier.value.in_([c.value for c in candidates]))
             ).all()
         held = {(scheme, value): org for scheme, value, org in rows}

@@ -23,9 +23,11 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+import shares
+
 from accesspoint.db.tables.documents import Document
 from accesspoint.db.tables.intake import IntakeDraft, IntakeMessage, TrustedSender
-from accesspoint.db.tables.organisations import OrganisationIdentifier
+from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 from accesspoint.delivery import ledger
 from accesspoint.delivery.errors import DocumentRejected
 from accesspoint.delivery.facts import OutgoingDocument, read_outgoing
@@ -86,6 +88,7 @@ REASONS = {
     "unreadable": "the XML attachment is not a UBL invoice or credit note that can be read",
     "invalid": "the invoice does not pass the Peppol BIS Billing 3.0 rules",
     "wrong-organisation": "the invoice is not from (or, for purchase invoices, not to) this organisation",
+    "organisation-not-active": "the organisation may not send or receive invoices yet",
     "duplicate-invoice": "this invoice (same supplier, number and date) was received before",
 }
 
@@ -213,6 +216,10 @@ class Intake:
             raise _Rejected("not-whitelisted", f"{REASONS['not-whitelisted']}: {facts.header_from}")
         if not facts.xml:
             raise _Rejected("no-invoice", REASONS["no-invoice"])
+        org = db.get(Organisation, sender.organisation_id)
+        if org is None or not shares.activation.may_exchange(org.status):  # W1.3, as for AS4
+            why = shares.activation.why_not_active(org.status, org.status_reason) if org else "it was deleted"
+            raise _Rejected("organisation-not-active", f"{REASONS['organisation-not-active']}: {why}")
         ours = {f"{s}:{v}" for s, v in db.execute(
             sa.select(OrganisationIdentifier.scheme, OrganisationIdentifier.value)
             .where(OrganisationIdentifier.organisation_id == sender.organisation_id))}

@@ -8,6 +8,8 @@ Every function takes a `Context` (who, from where, when) and raises only
 """
 
 from .context import Context, Services, services_for
-from . import accounts, audit, deletion, invites, keys, ledger, orgs, partnerships, ratelimit, requests, scheduler, team
+from . import (accounts, activation, audit, deletion, invites, keys, ledger, orgs, partnerships, ratelimit, requests,
+               scheduler, team)
 
-__all__ = ["Context", "Services", "services_for", "accounts", "audit", "deletion", "invites", "keys", "ledger", "orgs", "partnerships", "ratelimit", "requests", "scheduler", "team"]
+__all__ = ["Context", "Services", "services_for", "accounts", "activation", "audit", "deletion", "invites", "keys",
+           "ledger", "orgs", "partnerships", "ratelimit", "requests", "scheduler", "team"]

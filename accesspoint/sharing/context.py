@@ -32,6 +32,8 @@ class Services:
     node_name: str = "peppol-node"
     invite_ttl_days: int = shares.DEFAULT_INVITE_TTL_DAYS
     hasher: shares.PasswordHasher = field(default_factory=shares.PasswordHasher)
+    #: Email addresses (normalised) of the node's operators, who decide organisation activations.
+    operators: frozenset[str] = frozenset()
 
     def link(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -44,6 +46,7 @@ def services_for(node: Any) -> Services:
         web = node.settings.web
         svc = Services(sessions=node.sessions, mailer=node.mailer,
                        base_url=web.base_url or node.settings.node.public_url,
-                       node_name=node.settings.node.name, invite_ttl_days=web.invite_ttl_days)
+                       node_name=node.settings.node.name, invite_ttl_days=web.invite_ttl_days,
+                       operators=frozenset(shares.normalise_email(e) for e in web.operators))
         node._sharing_services = svc
     return svc

@@ -12,7 +12,7 @@ from accesspoint.db.tables.accounts import Membership, User
 from accesspoint.db.tables.organisations import Environment, Organisation, OrganisationIdentifier
 from accesspoint.db.tables.sharing import AuthorisationRequest, Invitation, Partnership
 
-from . import audit, invites, orgs, partnerships, ratelimit
+from . import activation, audit, invites, orgs, partnerships, ratelimit
 from .context import Context, Services
 
 __all__ = ["create", "resend", "cancel", "for_requester", "inbox", "get_for_client", "acceptance", "Acceptance",
@@ -346,6 +346,8 @@ def accept(svc: Services, ctx: Context, user_id: int, request_id: int, *, organi
         if before_payer != org.payer:
             audit.record(db, ctx, "organisation.payer_changed", actor_id=user.id, object_type="organisation",
                          object_id=org.id, organisation_id=org.id, before=before_payer, after=org.payer)
+        # The accepted request is the intermediary's recorded mandate: it activates the organisation (W1.3).
+        activation.on_mandate(db, ctx, org, actor_id=user.id)
         requester = db.get(User, req.requester_user_id)
         mail = shares.build_outcome_mail(to=requester.email, what="your authorisation request",
                                          organisation=org.name, by=user.email, outcome="accepted") if requester else None

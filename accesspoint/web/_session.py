@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 import shares
 from accesspoint.db.tables.accounts import User, WebSession
-from accesspoint.sharing import Context, Services, accounts, services_for
+from accesspoint.sharing import Context, Services, accounts, activation, services_for
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -104,7 +104,9 @@ class Req:
         if flash:
             self.cookies_out.append((FLASH_COOKIE, "", 0))
         return templates.TemplateResponse(self.request, name, {
-            "user": self.user, "csrf": self.csrf, "flash": flash, "labels": shares.CONNECTION_LABELS, **context,
+            "user": self.user, "csrf": self.csrf, "flash": flash, "labels": shares.CONNECTION_LABELS,
+            # The node's operators see the activation review in the menu (W1.3).
+            "operator": activation.is_operator(self.svc, self.user), **context,
         }, status_code=status)
 
     def done(self, redirect: str, data: dict[str, Any] | list[Any] | None = None, *, flash: str = "",

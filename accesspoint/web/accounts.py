@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 import shares
 from accesspoint.db.tables.accounts import User
 from accesspoint.db.tables.organisations import Environment
-from accesspoint.sharing import accounts, audit, deletion, invites, orgs, requests, team
+from accesspoint.sharing import accounts, activation, audit, deletion, invites, orgs, requests, team
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
 
@@ -225,6 +225,7 @@ def organisation_new(r: Req) -> Response:
             user = db.get(User, r.user.id)  # type: ignore[union-attr]
             org = orgs.create_organisation(db, r.ctx, user, r.get("name"), idents,
                                            held_for=r.get("held_for") or "client")
+            activation.on_created(db, r.ctx, r.svc, user, org)  # the node's operator vouches at once
             org_id = org.id
     except shares.InvalidInput as exc:
         if r.api:

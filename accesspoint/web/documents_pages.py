@@ -20,6 +20,7 @@ import shares
 import ubl
 from accesspoint.db.tables.accounts import User
 from accesspoint.db.tables.documents import Document, OutboxEntry
+from accesspoint.db.tables.organisations import Organisation
 from accesspoint.sharing import orgs
 
 from ._session import Req, endpoint, templates
@@ -85,13 +86,17 @@ def connection_page(r: Req) -> Response:
             Document.organisation_id == access.organisation_id, Document.connection == access.kind)
             .order_by(Document.id.desc()).limit(500)))
         entries = _entries(db, [d.id for d in docs])
+        org = db.get(Organisation, access.organisation_id)
+        # W1.3: only an active organisation sends or receives; the page says why not, in words.
+        why_not = shares.activation.why_not_active(org.status, org.status_reason) if org is not None else ""
     states = {d: e.state for d, e in entries.items()}
     rows = [(d, _state_of(d, states)) for d in docs]
     if r.api:
         return r.done("", {"connection_id": cid, "kind": access.kind, "organisation": access.organisation_name,
-                           "rights": sorted(access.rights), "documents": [_doc_json(d, s) for d, s in rows]})
-    return r.page("connection.html", access=access, rows=rows, entries=entries,
-                  can_send=access.kind == "peppol_sales" and "send" in access.rights)
+                           "rights": sorted(access.rights), "documents": [_doc_json(d, s) for d, s in rows],
+                           "why_not_active": why_not})
+    return r.page("connection.html", access=access, rows=rows, entries=entries, why_not=why_not,
+                  can_send=access.kind == "peppol_sales" and "send" in access.rights and not why_not)
 
 
 def _delivery(node: Any):

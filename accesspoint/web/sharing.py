@@ -13,6 +13,7 @@ from accesspoint.db.tables.accounts import User
 from accesspoint.sharing import invites, orgs, ratelimit, requests
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
+from .activation import activation_view, receive_view
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -60,7 +61,9 @@ def organisation(r: Req) -> Response:
     ---
     summary: An organisation's connections and their share state
     responses:
-      "200": {description: "{id, name, identifiers, payer, relation (ours|client), onboarding, connections}"}
+      "200": {description: "{id, name, identifiers, payer, relation (ours|client), onboarding, connections,
+        activation: {status (draft|verifying|active|rejected), status_reason, may_exchange, why_not},
+        receive: {receive, may_switch, identifiers: [{participant_id, state, words}]}}"}
       "403": {description: No membership}
     """
     return organisation_page(r, r.path_int("org_id"))
@@ -77,14 +80,18 @@ def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: objec
         mems = orgs.members(db, org_id)
         idents = [i.value for i in org.identifiers]
         rel = orgs.relation(org, user)
+        act = activation_view(org)
+        recv = receive_view(r.node, org)
     ob = shares.onboarding(["active" if s.display.key == "active" else "not_shared" for s in sts])
     if r.api:
         return r.done("", {"id": org.id, "name": org.name, "identifiers": idents, "payer": org.payer,
                            "relation": rel.value, "onboarding": ob.value,
-                           "connections": [_status_json(s) for s in sts]})
+                           "connections": [_status_json(s) for s in sts],
+                           "activation": {k: act[k] for k in ("status", "status_reason", "may_exchange", "why_not")},
+                           "receive": recv})
     return r.page("organisation.html", status=status, org=org, identifiers=idents, statuses=sts, onboarding=ob,
                   members=mems, role=role, relation=rel.value, offers_share=shares.offers_share_with_client(rel),
-                  **errors)
+                  activation=act, receive=recv, **errors)
 
 
 @endpoint()

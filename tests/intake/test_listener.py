@@ -304,3 +304,12 @@ def test_mail_over_the_size_limit_is_refused_before_it_is_stored(world):
     finally:
         small.close()
     assert world.count(IntakeMessage) == 0
+
+
+def test_mail_for_an_organisation_that_is_not_active_is_refused(world):
+    to = world.sender(WhitelistKind.ADDRESS, "facturen@boekhouder.example")
+    with world.sessions.begin() as db:
+        db.execute(sa.text("UPDATE organisations SET status = 'verifying' WHERE id = :o"), {"o": world.org})
+    code, reply = world.send(invoice_mail("facturen@boekhouder.example", to, ("a.xml", invoice("INV-A1"))), to)
+    assert code == 550 and b"may not send or receive" in reply
+    assert world.count(IntakeDraft) == 0

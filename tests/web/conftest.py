@@ -110,6 +110,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, sm
 
     box, smtp_port = smtp
     delivering = request.node.get_closest_marker("delivering") is not None
+    # `@pytest.mark.operators("ops@node.test", ...)`: the node's operators ([web] operators, W1.3).
+    operators = request.node.get_closest_marker("operators")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -122,7 +124,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, sm
         # Documents sent from the web app stay in the outbox (no delivery workers): these tests are
         # about who sees what, and delivery has its own tests. `@pytest.mark.delivering` runs one
         # worker that polls often (a wake-up after each submit makes it prompt anyway).
-        "PEPPOL_DELIVERY_WORKERS": "1" if delivering else "0", "PEPPOL_DELIVERY_POLL_INTERVAL": "0.2"}))
+        "PEPPOL_DELIVERY_WORKERS": "1" if delivering else "0", "PEPPOL_DELIVERY_POLL_INTERVAL": "0.2",
+        "PEPPOL_WEB_OPERATORS": ",".join(operators.args) if operators else ""}))
     if delivering:
         from accesspoint.delivery.service import DeliveryService
 

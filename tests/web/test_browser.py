@@ -43,12 +43,27 @@ def log_in(page, server, email: str, next_path: str = "/") -> None:
     follow(page, "button[type=submit]")
 
 
-def add_organisation(page, server, name: str, identifier: str) -> int:
+def add_organisation(page, server, name: str, identifier: str, *, own: bool = False) -> int:
     page.goto(server.base_url + "/orgs/new")
     page.fill("input[name=name]", name)
     page.fill("textarea[name=identifiers]", identifier)
+    if own:
+        page.check("input[name=held_for][value=own]")
     follow(page, "main button[type=submit]")
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def activate(server, org_id: int) -> None:
+    """The node's operator approves the organisation (W1.3), as `peppol-node org approve` does.
+
+    Organisations added in the web app start as drafts and may neither send nor receive; tests about
+    documents start from an approved one. The activation flow itself is tests/web/test_browser_activation.py.
+    """
+    from accesspoint.sharing import Context, activation
+
+    state = activation.operator_decide(services(server.node), Context(now=server.node.now()), org_id, approve=True,
+                                       operator_label="test operator")
+    assert state == "active"
 
 
 def share(page, server, org_id: int, email: str, kinds: tuple[str, ...] = ("peppol_purchase", "peppol_sales")):
@@ -74,6 +89,7 @@ def receive_invoice(server, testdata, org_id: int) -> str:
     from ubl.model import parse_document
 
     doc = parse_document(content).document
+    activate(server, org_id)
     with server.node.sessions.begin() as db:
         db.get(Organisation, org_id).peppol_receive = True
     sbd = ubl.parse_sbd(ubl.build_sbd(
@@ -243,6 +259,9 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     acc = browser.new_context(viewport=DESKTOP)
     a = acc.new_page()
     sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    # A verified firm (its own organisation is active): the client's acceptance is then the mandate
+    # that activates the client's organisation (W1.3), so the accountant can send from it at once.
+    activate(server, add_organisation(a, server, "Boekhouder & Co", "0208:0123456749", own=True))
     a.goto(server.base_url + "/requests/new")
     a.fill("input[name=client_name]", "Slagerij Jansen")
     a.fill("input[name=client_email]", "piet@slagerij.test")

@@ -14,7 +14,7 @@ from accesspoint.db.tables.documents import Document, OutboxEntry
 from tests.accesspoint.helpers import BUYER_NOWHERE, invoice
 from tests.web.browsing import expect, follow
 from tests.web.test_api import signed_up
-from tests.web.test_browser import DESKTOP, PHONE, add_organisation, sign_up_verified
+from tests.web.test_browser import DESKTOP, PHONE, activate, add_organisation, sign_up_verified
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.delivering]
 
@@ -41,6 +41,7 @@ def test_upload_for_a_buyer_on_no_network_asks_the_email_and_delivers_by_email(s
     a = ctx.new_page()
     sign_up_verified(a, server, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
     org = add_organisation(a, server, "Seller BV", SELLER_ID)
+    activate(server, org)
     a.goto(f"{server.base_url}/orgs/{org}")
     follow(a, "tr[data-kind=peppol_sales] th a")
     sales = a.url
@@ -104,6 +105,7 @@ def test_api_twin_gives_the_email_for_a_shared_document(server):
         acc = signed_up(server, http, "anna@boekhouder.test")
         org = http.post("/api/organisations", json={"name": "Seller BV", "identifiers": [SELLER_ID]}, headers=acc)
         assert org.status_code == 201
+        activate(server, org.json()["id"])
         conns = {c["kind"]: c["connection_id"] for c in
                  http.get(f"/api/organisations/{org.json()['id']}", headers=acc).json()["connections"]}
         r = http.post(f"/api/connections/{conns['peppol_sales']}/documents", headers=acc, json={

@@ -31,6 +31,9 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     #: draft -> verifying -> active | rejected (product.md W1)
     status: Mapped[str] = mapped_column(sa.String(20), default="draft")
+    #: Why it is in that state, in words for its admins: the verifier's verdict, e.g. a rejection's
+    #: reason (shares.activation). The full history is in the audit log.
+    status_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     peppol_send: Mapped[bool] = mapped_column(default=True)
     #: Off by default: receiving costs money (product.md §2).
     peppol_receive: Mapped[bool] = mapped_column(default=False)
