@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 import shares
 import ubl
 from accesspoint.db.tables.accounts import User
-from accesspoint.db.tables.documents import Document, OutboxEntry
+from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
 from accesspoint.sharing import orgs
 
 from ._session import Req, endpoint, templates
@@ -208,13 +208,36 @@ def document_page(r: Req) -> Response:
     return _document_html(r, doc, access)
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    at: Any
+    from_state: str | None
+    to_state: str
+    action: str
+    detail: str
+
+
+def _history(db, entry_public_id: str) -> tuple[str | None, list[_Step]]:
+    """The outbox entry's channel and its events, oldest first: the route a sent document took (W8.2)."""
+    entry = db.scalar(sa.select(OutboxEntry).where(OutboxEntry.public_id == entry_public_id))
+    if entry is None:
+        return None, []
+    rows = db.scalars(sa.select(OutboxEvent).where(OutboxEvent.entry_id == entry.id).order_by(OutboxEvent.id))
+    return entry.channel, [_Step(e.at, e.from_state, e.to_state, e.action, e.detail) for e in rows]
+
+
 def _document_html(r: Req, doc: Document, access: orgs.Access, *, status: int = 200, error: str = "",
                    typed: str | None = None) -> Response:
     entry = doc.__dict__["_entry"]
     asks_email = (entry is not None and entry.state == "needs_email" and "send" in access.rights)
+    channel, history = None, []
+    if entry is not None:
+        with r.svc.sessions() as db:
+            channel, history = _history(db, entry.public_id)
     return r.page("document.html", status=status, doc=doc, access=access, state=doc.__dict__["_state"],
                   entry=entry, can_download="download" in access.rights, asks_email=asks_email,
-                  email_value=typed if typed is not None else (doc.buyer_email or ""), error=error)
+                  email_value=typed if typed is not None else (doc.buyer_email or ""), error=error,
+                  channel=channel, history=history)
 
 
 @endpoint()

@@ -13,6 +13,7 @@ from accesspoint.db.tables.accounts import User
 from accesspoint.sharing import invites, orgs, ratelimit, requests
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
+from .intake import waiting_drafts
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -77,6 +78,7 @@ def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: objec
         mems = orgs.members(db, org_id)
         idents = [i.value for i in org.identifiers]
         rel = orgs.relation(org, user)
+        drafts_waiting = waiting_drafts(db, org_id)
     ob = shares.onboarding(["active" if s.display.key == "active" else "not_shared" for s in sts])
     if r.api:
         return r.done("", {"id": org.id, "name": org.name, "identifiers": idents, "payer": org.payer,
@@ -84,7 +86,7 @@ def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: objec
                            "connections": [_status_json(s) for s in sts]})
     return r.page("organisation.html", status=status, org=org, identifiers=idents, statuses=sts, onboarding=ob,
                   members=mems, role=role, relation=rel.value, offers_share=shares.offers_share_with_client(rel),
-                  **errors)
+                  drafts_waiting=drafts_waiting, **errors)
 
 
 @endpoint()
