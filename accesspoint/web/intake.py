@@ -3,13 +3,14 @@
 The rules live in `accesspoint.intake` (senders: org admins only; drafts: any member, saved and
 sent, never edited); this module only maps them to pages and `/api/v1/...` twins.
 
-Who may call the API: the web app's user (session cookie with `X-CSRF-Token`, or
-`Authorization: Bearer <session token>`), acting as themselves with the same admin and
-membership checks as the pages; the node's `[web] api_token` (the operator: every
-organisation, audited without a user); or a connection key (E18), which reaches the drafts of
-its own organisation only. A key does not manage trusted senders: W7.1 keeps that to org
-admins, and a key is no person. Anything outside the caller's reach answers 404, as if it did
-not exist, like the documents API.
+Who may call which API (the rule of the rest of the node): `/api/v1/...` takes the node's
+`[web] api_token` (the operator: every organisation, audited without a user) or a connection
+key (E18: its own organisation only), never a session; `/api/...` (no v1) is the web app's twin
+of each page and takes the user's session (cookie with `X-CSRF-Token`, or `Authorization:
+Bearer <session token>`), with the same org-admin and membership checks as the pages. A
+connection key was issued by an org admin (or through an accepted authorisation request), so
+it may manage its organisation's trusted senders as the operator could. Anything outside the
+caller's reach answers 404, as if it did not exist, like the documents API.
 """
 
 from __future__ import annotations
@@ -71,18 +72,23 @@ class Caller:
     def is_key(self) -> bool:
         return self.scope is not None
 
+    def reaches(self, organisation_id: int) -> bool:
+        """Whether a token caller may reach the organisation (a user's rights are the core's check)."""
+        return self.scope is None or self.scope == organisation_id
+
 
 def _caller(r: Req) -> Caller:
-    if r.user is not None:
-        return Caller(r.user, None)
-    if not r.api:
-        raise _Unauthorised
-    from .api_documents import ALL_ORGANISATIONS, _authorised
+    if r.request.url.path.startswith("/api/v1/"):
+        # The documents API's credentials, and only those: a session is no API key (see api_documents).
+        from .api_documents import ALL_ORGANISATIONS, _authorised
 
-    scope = _authorised(r.node, r.request)
-    if scope is None:
+        scope = _authorised(r.node, r.request)
+        if scope is None:
+            raise _Unauthorised
+        return Caller(None, None if scope == ALL_ORGANISATIONS else scope)
+    if r.user is None:
         raise _Unauthorised
-    return Caller(None, None if scope == ALL_ORGANISATIONS else scope)
+    return Caller(r.user, None)
 
 
 def _not_found(r: Req, what: str) -> Response:
@@ -103,9 +109,11 @@ def _intake(what: str) -> Callable[[Callable[[Req, Caller], Response]], Callable
             try:
                 caller = _caller(r)
             except _Unauthorised:
+                if r.request.url.path.startswith("/api/v1/"):
+                    return JSONResponse({"error": "unauthorised", "message": "A valid bearer token is required: "
+                                         "the node's API token or a connection key."}, status_code=401)
                 if r.api:
-                    return JSONResponse({"error": "login_required", "message": "Log in first, or send a token."},
-                                        status_code=401)
+                    return JSONResponse({"error": "login_required", "message": "Log in first."}, status_code=401)
                 return r.done(f"/login?next={r.request.url.path}")
             try:
                 return handler(r, caller)
@@ -124,9 +132,8 @@ def _intake(what: str) -> Callable[[Callable[[Req, Caller], Response]], Callable
 
 def _sender_org(r: Req, caller: Caller, org_id: int) -> Organisation:
     """The organisation whose senders are asked for, if the caller may manage them."""
-    if caller.is_key:
-        raise shares.NotAllowed("Trusted senders are managed by an org admin or the node's operator, "
-                                "not with a connection key.")
+    if not caller.reaches(org_id):
+        raise _NotFound
     with r.svc.sessions() as db:
         if caller.actor is not None:
             org = orgs.require_member(db, caller.actor, org_id, admin=True)
@@ -152,12 +159,13 @@ def sender_list(r: Req, caller: Caller) -> Response:
     """The organisation's trusted senders (W7.1; org admins).
     ---
     summary: List an organisation's trusted senders
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: "[{id, organisation_id, name, context, receiver_address, whitelist: {kind, value},
         contact_email, state, created_at}]"}
-      "403": {description: Not an org admin (or a connection key)}
-      "404": {description: No such organisation}
+      "403": {description: Not an org admin}
+      "404": {description: "No such organisation (or not the key's)"}
     """
     org = _sender_org(r, caller, r.path_int("org_id"))
     if r.api:
@@ -210,6 +218,7 @@ def sender_create(r: Req, caller: Caller) -> Response:
     """*New sender*: a fresh receiver address at the intake domain, in state draft (W7.1).
     ---
     summary: Create a trusted sender
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     requestBody:
       content:
@@ -230,7 +239,7 @@ def sender_create(r: Req, caller: Caller) -> Response:
     responses:
       "201": {description: The sender with its receiver address}
       "400": {description: "invalid_input: the whitelist, context or contact email is not valid"}
-      "403": {description: Not an org admin (or a connection key)}
+      "403": {description: Not an org admin}
     """
     org = _sender_org(r, caller, r.path_int("org_id"))
     try:
@@ -260,10 +269,11 @@ def sender_invite(r: Req, caller: Caller) -> Response:
     """*Send invitation*: mail the contact where to send invoices; draft -> invited (a resend when invited).
     ---
     summary: Send a trusted sender's invitation
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now invited}
-      "403": {description: Not an org admin (or a connection key)}
+      "403": {description: Not an org admin}
       "404": {description: No such sender in this organisation}
       "409": {description: "The sender is active or inactive: nothing to invite to"}
       "502": {description: The mail server refused the invitation; the sender stays as it was}
@@ -302,20 +312,22 @@ def _state_action(active: bool, doc: str) -> Callable[..., Any]:
 sender_activate = _state_action(True, """*Update status*: activate (from draft, invited or inactive; W7.2).
     ---
     summary: Activate a trusted sender
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now active}
-      "403": {description: Not an org admin (or a connection key)}
+      "403": {description: Not an org admin}
       "404": {description: No such sender in this organisation}
       "409": {description: Already active}
     """)
 sender_deactivate = _state_action(False, """Deactivate: mail to the sender's address is refused from now on.
     ---
     summary: Deactivate a trusted sender
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now inactive}
-      "403": {description: Not an org admin (or a connection key)}
+      "403": {description: Not an org admin}
       "404": {description: No such sender in this organisation}
       "409": {description: Already inactive}
     """)
@@ -331,7 +343,7 @@ def waiting_drafts(db: Any, organisation_id: int) -> int:
 
 
 def _member_org(r: Req, caller: Caller, org_id: int) -> Organisation:
-    if caller.is_key and caller.scope != org_id:
+    if not caller.reaches(org_id):
         raise _NotFound
     with r.svc.sessions() as db:
         if caller.actor is not None:
@@ -349,6 +361,7 @@ def draft_list(r: Req, caller: Caller) -> Response:
     """Drafts from email: the invoices trusted senders mailed, newest first (W7.3; any member).
     ---
     summary: List an organisation's drafts from email
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     parameters:
       - {name: state, in: query, required: false, schema: {type: string, enum: [draft, sent]}}
@@ -356,7 +369,7 @@ def draft_list(r: Req, caller: Caller) -> Response:
       "200": {description: "[{id, number, buyer: {name, id}, document_name, description, state, outbox_entry,
         received_from, receiver_address, has_pdf, created_at, sent_at}]"}
       "403": {description: Not a member}
-      "404": {description: No such organisation (or another one than the key's)}
+      "404": {description: "No such organisation (or not the key's)"}
     """
     org = _member_org(r, caller, r.path_int("org_id"))
     state = r.request.query_params.get("state") or None
@@ -375,7 +388,7 @@ def _draft(r: Req, caller: Caller) -> tuple[IntakeDraft, Organisation]:
             draft = drafts.find_draft(db, caller.actor, draft_id)
         except shares.NotAllowed:
             raise _NotFound from None
-        if caller.is_key and draft.organisation_id != caller.scope:
+        if not caller.reaches(draft.organisation_id):
             raise _NotFound
         org = db.get(Organisation, draft.organisation_id)
         db.expunge_all()
@@ -401,6 +414,7 @@ def draft_page(r: Req, caller: Caller) -> Response:
     """One draft from email: what it is, where it came from, and whether it was sent.
     ---
     summary: Get a draft from email
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The draft}
@@ -418,6 +432,7 @@ def draft_save(r: Req, caller: Caller) -> Response:
     """*Save*: the document name and description are all that may change (W8.1; never debtor or lines, W7.3).
     ---
     summary: Rename a draft from email
+    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     requestBody:
       content:
@@ -458,8 +473,9 @@ def draft_send(r: Req, caller: Caller) -> Response:
     """*Send*: the draft's UBL, as it came, goes to the outbox: network first, email fallback (W8).
     ---
     summary: Send a draft from email
-    description: Sending twice is harmless; the second call answers with the same outbox entry.
-      Follow the delivery at `GET /api/v1/documents/{outbox entry id}`.
+    description: "Sending twice is harmless; the second call answers with the same outbox entry. Follow the
+      delivery at `GET /api/v1/documents/{outbox entry id}`. Under /api/v1 with the node's token or a
+      connection key; under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: "{draft, entry}: the draft (state sent) and its outbox entry"}
@@ -514,7 +530,6 @@ def draft_pdf(r: Req, caller: Caller) -> Response:
 def routes(node: Node) -> list[BaseRoute]:
     html = dict(include_in_schema=False)
     org = "/orgs/{org_id:int}"
-    api = "/api/v1/organisations/{org_id:int}"
     return [
         Route(f"{org}/senders", sender_list, methods=["GET"], **html),
         Route(f"{org}/senders", sender_create, methods=["POST"], **html),
@@ -527,14 +542,20 @@ def routes(node: Node) -> list[BaseRoute]:
         Route("/drafts/{draft_id}/send", draft_send, methods=["POST"], **html),
         Route("/drafts/{draft_id}/view", draft_view, methods=["GET"], **html),
         Route("/drafts/{draft_id}/pdf", draft_pdf, methods=["GET"], **html),
-        # JSON API
-        Route(f"{api}/trusted-senders", sender_list, methods=["GET"]),
-        Route(f"{api}/trusted-senders", sender_create, methods=["POST"]),
-        Route(f"{api}/trusted-senders/{{sender_id}}/invitation", sender_invite, methods=["POST"]),
-        Route(f"{api}/trusted-senders/{{sender_id}}/activate", sender_activate, methods=["POST"]),
-        Route(f"{api}/trusted-senders/{{sender_id}}/deactivate", sender_deactivate, methods=["POST"]),
-        Route(f"{api}/drafts", draft_list, methods=["GET"]),
-        Route("/api/v1/drafts/{draft_id}", draft_page, methods=["GET"]),
-        Route("/api/v1/drafts/{draft_id}", draft_save, methods=["PATCH"]),
-        Route("/api/v1/drafts/{draft_id}/send", draft_send, methods=["POST"]),
+    ] + _api_routes("/api/v1") + _api_routes("/api")
+
+
+def _api_routes(prefix: str) -> list[BaseRoute]:
+    """The JSON twins: under /api/v1 for the node's token and connection keys, under /api for a session."""
+    org = f"{prefix}/organisations/{{org_id:int}}"
+    return [
+        Route(f"{org}/trusted-senders", sender_list, methods=["GET"]),
+        Route(f"{org}/trusted-senders", sender_create, methods=["POST"]),
+        Route(f"{org}/trusted-senders/{{sender_id}}/invitation", sender_invite, methods=["POST"]),
+        Route(f"{org}/trusted-senders/{{sender_id}}/activate", sender_activate, methods=["POST"]),
+        Route(f"{org}/trusted-senders/{{sender_id}}/deactivate", sender_deactivate, methods=["POST"]),
+        Route(f"{org}/drafts", draft_list, methods=["GET"]),
+        Route(f"{prefix}/drafts/{{draft_id}}", draft_page, methods=["GET"]),
+        Route(f"{prefix}/drafts/{{draft_id}}", draft_save, methods=["PATCH"]),
+        Route(f"{prefix}/drafts/{{draft_id}}/send", draft_send, methods=["POST"]),
     ]

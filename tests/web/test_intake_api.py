@@ -24,6 +24,8 @@ SELLER_ID = "0208:0123456749"
 OTHER_ID = "0208:0987654394"
 SENDER = "facturen@boekhouder.test"
 CONTACT = "administratie@boekhouder.test"
+#: The web app's twins (a session) and the token API (the node's token or a connection key).
+ORGS = "/api/organisations"
 V1 = "/api/v1/organisations"
 
 
@@ -60,7 +62,7 @@ def mail_to_node(server, to: str, raw: bytes, sender: str = SENDER) -> int:
 def wait_drafts(http: httpx.Client, org_id: int, who: dict[str, str], count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
-        rows = http.get(f"{V1}/{org_id}/drafts", headers=who).json()
+        rows = http.get(f"{ORGS}/{org_id}/drafts", headers=who).json()
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
@@ -69,10 +71,11 @@ def wait_drafts(http: httpx.Client, org_id: int, who: dict[str, str], count: int
 def test_trusted_senders_are_for_org_admins_and_the_operator(server):
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()["paths"]
-        assert {"get", "post"} <= set(spec[f"{V1}/{{org_id}}/trusted-senders"])
-        for action in ("invitation", "activate", "deactivate"):
-            assert "post" in spec[f"{V1}/{{org_id}}/trusted-senders/{{sender_id}}/{action}"], action
-        assert spec[f"{V1}/{{org_id}}/trusted-senders"]["post"]["summary"] == "Create a trusted sender"
+        for base in (V1, ORGS):
+            assert {"get", "post"} <= set(spec[f"{base}/{{org_id}}/trusted-senders"])
+            for action in ("invitation", "activate", "deactivate"):
+                assert "post" in spec[f"{base}/{{org_id}}/trusted-senders/{{sender_id}}/{action}"], action
+            assert spec[f"{base}/{{org_id}}/trusted-senders"]["post"]["summary"] == "Create a trusted sender"
 
         admin = signed_up(server, http, "anna@seller.test")
         org = organisation(http, admin, "Seller BV", SELLER_ID)
@@ -80,11 +83,11 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
         stranger = signed_up(server, http, "jan@elders.test")
         other_org = organisation(http, stranger, "Elders BV", OTHER_ID)
 
-        assert http.get(f"{V1}/{org}/trusted-senders").status_code == 401
-        assert http.get(f"{V1}/{org}/trusted-senders", headers=admin).json() == []
+        assert http.get(f"{ORGS}/{org}/trusted-senders").status_code == 401
+        assert http.get(f"{ORGS}/{org}/trusted-senders", headers=admin).json() == []
         for who in (member, stranger):
-            assert http.get(f"{V1}/{org}/trusted-senders", headers=who).status_code == 403
-            r = http.post(f"{V1}/{org}/trusted-senders", headers=who,
+            assert http.get(f"{ORGS}/{org}/trusted-senders", headers=who).status_code == 403
+            r = http.post(f"{ORGS}/{org}/trusted-senders", headers=who,
                           json={"whitelist": {"kind": "address", "value": SENDER}, "contact_email": CONTACT})
             assert r.status_code == 403
 
@@ -94,11 +97,11 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
                      {"whitelist": {"kind": "domain", "value": "@"}, "contact_email": CONTACT},
                      {"whitelist": {"kind": "address", "value": SENDER}, "contact_email": "nobody"},
                      {"whitelist": {"kind": "address", "value": SENDER}, "contact_email": CONTACT, "context": "x"}):
-            r = http.post(f"{V1}/{org}/trusted-senders", headers=admin, json=body)
+            r = http.post(f"{ORGS}/{org}/trusted-senders", headers=admin, json=body)
             assert r.status_code == 400 and r.json()["error"] == "invalid_input", body
-        assert http.get(f"{V1}/{org}/trusted-senders", headers=admin).json() == []
+        assert http.get(f"{ORGS}/{org}/trusted-senders", headers=admin).json() == []
 
-        r = http.post(f"{V1}/{org}/trusted-senders", headers=admin, json={
+        r = http.post(f"{ORGS}/{org}/trusted-senders", headers=admin, json={
             "name": "e-Boekhouden", "whitelist": {"kind": "address", "value": "Facturen@Boekhouder.test"},
             "contact_email": CONTACT})
         assert r.status_code == 201, r.text
@@ -107,40 +110,56 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
         assert sender["whitelist"] == {"kind": "address", "value": SENDER}
         assert sender["receiver_address"].endswith("@" + INTAKE_DOMAIN)
         sid = sender["id"]
-        domain = http.post(f"{V1}/{org}/trusted-senders", headers=admin, json={
+        domain = http.post(f"{ORGS}/{org}/trusted-senders", headers=admin, json={
             "whitelist": {"kind": "domain", "value": "boekhouder.test"}, "contact_email": CONTACT,
             "context": "purchase"}).json()
         assert domain["context"] == "purchase" and domain["receiver_address"] != sender["receiver_address"]
-        assert [s["id"] for s in http.get(f"{V1}/{org}/trusted-senders", headers=admin).json()] == [sid, domain["id"]]
+        assert [s["id"] for s in http.get(f"{ORGS}/{org}/trusted-senders", headers=admin).json()] == [sid, domain["id"]]
 
         # The invitation tells the contact the receiver address; draft -> invited.
-        assert http.post(f"{V1}/{org}/trusted-senders/{sid}/invitation", headers=member).status_code == 403
-        r = http.post(f"{V1}/{org}/trusted-senders/{sid}/invitation", headers=admin)
+        assert http.post(f"{ORGS}/{org}/trusted-senders/{sid}/invitation", headers=member).status_code == 403
+        r = http.post(f"{ORGS}/{org}/trusted-senders/{sid}/invitation", headers=admin)
         assert r.status_code == 200 and r.json()["state"] == "invited"
         mail = server.mail.wait_for(CONTACT, sender["receiver_address"])
         assert sender["receiver_address"] in mail.get_content()
         # A sender of one organisation is not reachable under another.
-        assert http.post(f"{V1}/{other_org}/trusted-senders/{sid}/activate", headers=stranger).status_code == 404
-        assert http.post(f"{V1}/{org}/trusted-senders/no-such-id/activate", headers=admin).status_code == 404
+        assert http.post(f"{ORGS}/{other_org}/trusted-senders/{sid}/activate", headers=stranger).status_code == 404
+        assert http.post(f"{ORGS}/{org}/trusted-senders/no-such-id/activate", headers=admin).status_code == 404
 
-        r = http.post(f"{V1}/{org}/trusted-senders/{sid}/activate", headers=admin)
+        r = http.post(f"{ORGS}/{org}/trusted-senders/{sid}/activate", headers=admin)
         assert r.status_code == 200 and r.json()["state"] == "active"
-        again = http.post(f"{V1}/{org}/trusted-senders/{sid}/activate", headers=admin)
+        again = http.post(f"{ORGS}/{org}/trusted-senders/{sid}/activate", headers=admin)
         assert again.status_code == 409 and again.json()["error"] == "invalid_transition"
-        r = http.post(f"{V1}/{org}/trusted-senders/{sid}/deactivate", headers=admin)
+        r = http.post(f"{ORGS}/{org}/trusted-senders/{sid}/deactivate", headers=admin)
         assert r.status_code == 200 and r.json()["state"] == "inactive"
-        assert http.post(f"{V1}/{org}/trusted-senders/{sid}/invitation", headers=admin).status_code == 409
+        assert http.post(f"{ORGS}/{org}/trusted-senders/{sid}/invitation", headers=admin).status_code == 409
 
-        # The operator's token reaches every organisation; a connection key manages no senders.
-        assert len(http.get(f"{V1}/{org}/trusted-senders", headers=node_token(server)).json()) == 2
-        assert http.get(f"{V1}/999999/trusted-senders", headers=node_token(server)).status_code == 404
-        key = http.post(f"/api/organisations/{org}/keys", json={"name": "Bookkeeping"}, headers=admin).json()["key"]
-        assert http.get(f"{V1}/{org}/trusted-senders",
-                        headers={"Authorization": f"Bearer {key}"}).status_code == 403
+        # /api/v1: the operator's token reaches every organisation, a connection key its own only,
+        # and a session is no API key there.
+        op = node_token(server)
+        assert len(http.get(f"{V1}/{org}/trusted-senders", headers=op).json()) == 2
+        assert http.get(f"{V1}/999999/trusted-senders", headers=op).status_code == 404
+        assert http.get(f"{V1}/{org}/trusted-senders", headers=admin).status_code == 401
+        key = {"Authorization": "Bearer " + http.post(f"{ORGS}/{org}/keys", json={"name": "Bookkeeping"},
+                                                      headers=admin).json()["key"]}
+        other_key = {"Authorization": "Bearer " + http.post(f"{ORGS}/{other_org}/keys", json={"name": "x"},
+                                                            headers=stranger).json()["key"]}
+        r = http.post(f"{V1}/{org}/trusted-senders", headers=key, json={
+            "whitelist": {"kind": "verified_users"}, "contact_email": CONTACT})
+        assert r.status_code == 201 and r.json()["whitelist"] == {"kind": "verified_users", "value": ""}
+        by_key = r.json()["id"]
+        assert http.post(f"{V1}/{org}/trusted-senders/{by_key}/activate", headers=key).json()["state"] == "active"
+        assert http.get(f"{V1}/{org}/trusted-senders", headers=other_key).status_code == 404
+        assert http.post(f"{V1}/{org}/trusted-senders/{by_key}/deactivate", headers=other_key).status_code == 404
+        assert http.post(f"{V1}/{other_org}/trusted-senders/{by_key}/deactivate",
+                         headers=other_key).status_code == 404  # its own organisation, not its sender
+        r = http.post(f"{V1}/{org}/trusted-senders/{sid}/activate", headers=op)
+        assert r.status_code == 200 and r.json()["state"] == "active"
 
         # A cookie-authenticated change needs the CSRF header, as every API call of the web app.
         with httpx.Client(base_url=server.base_url, cookies={"pn_session": admin["Authorization"][7:]}) as browserish:
-            assert browserish.post(f"{V1}/{org}/trusted-senders/{sid}/activate").status_code == 403
+            r = browserish.post(f"{ORGS}/{org}/trusted-senders/{sid}/deactivate")
+            assert r.status_code == 403 and r.json()["error"] == "csrf"
         audit = {e["action"] for e in http.get(f"/api/organisations/{org}/audit", headers=admin).json()}
         assert {"trusted_sender.created", "trusted_sender.send_invitation", "trusted_sender.activate",
                 "trusted_sender.deactivate"} <= audit
@@ -149,16 +168,17 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
 def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()["paths"]
-        assert "get" in spec[f"{V1}/{{org_id}}/drafts"]
-        assert {"get", "patch"} <= set(spec["/api/v1/drafts/{draft_id}"])
-        assert "post" in spec["/api/v1/drafts/{draft_id}/send"]
+        for base in ("/api/v1", "/api"):
+            assert "get" in spec[f"{base}/organisations/{{org_id}}/drafts"]
+            assert {"get", "patch"} <= set(spec[f"{base}/drafts/{{draft_id}}"])
+            assert "post" in spec[f"{base}/drafts/{{draft_id}}/send"]
 
         admin = signed_up(server, http, "anna@seller.test")
         org = organisation(http, admin, "Seller BV", SELLER_ID)
         member = plain_member(server, http, "piet@seller.test", org)
         stranger = signed_up(server, http, "jan@elders.test")
         other_org = organisation(http, stranger, "Elders BV", OTHER_ID)
-        to = http.post(f"{V1}/{org}/trusted-senders", headers=admin, json={
+        to = http.post(f"{ORGS}/{org}/trusted-senders", headers=admin, json={
             "whitelist": {"kind": "address", "value": SENDER}, "contact_email": CONTACT}).json()["receiver_address"]
 
         raw = invoice_mail(SENDER, to, ("INV-A1.xml", invoice("INV-A1", seller=SELLER_ID, buyer=BUYER_NOWHERE)),
@@ -171,15 +191,15 @@ def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
         assert draft["buyer"]["name"] == "Buyer NV" and draft["buyer"]["id"].endswith(BUYER_NOWHERE)
         assert draft["has_pdf"] is True
         did = draft["id"]
-        assert http.get(f"{V1}/{org}/drafts?state=sent", headers=member).json() == []
+        assert http.get(f"{ORGS}/{org}/drafts?state=sent", headers=member).json() == []
 
         # Outsiders get 404, as if there were no such draft.
-        assert http.get(f"{V1}/{org}/drafts", headers=stranger).status_code == 403
-        for method, path in (("GET", f"/api/v1/drafts/{did}"), ("PATCH", f"/api/v1/drafts/{did}"),
-                             ("POST", f"/api/v1/drafts/{did}/send")):
+        assert http.get(f"{ORGS}/{org}/drafts", headers=stranger).status_code == 403
+        for method, path in (("GET", f"/api/drafts/{did}"), ("PATCH", f"/api/drafts/{did}"),
+                             ("POST", f"/api/drafts/{did}/send")):
             assert http.request(method, path, headers=stranger, json={}).status_code == 404, path
-        assert http.get("/api/v1/drafts/no-such-draft", headers=admin).status_code == 404
-        assert http.get(f"/api/v1/drafts/{did}").status_code == 401
+        assert http.get("/api/drafts/no-such-draft", headers=admin).status_code == 404
+        assert http.get(f"/api/drafts/{did}").status_code == 401
 
         # A connection key reaches its own organisation's drafts only.
         key = {"Authorization": "Bearer " + http.post(f"/api/organisations/{org}/keys", json={"name": "k"},
@@ -190,27 +210,30 @@ def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
         assert http.get(f"{V1}/{org}/drafts", headers=other_key).status_code == 404
         assert http.get(f"/api/v1/drafts/{did}", headers=other_key).status_code == 404
         assert http.get(f"/api/v1/drafts/{did}", headers=key).json()["number"] == "INV-A1"
+        assert http.patch(f"/api/v1/drafts/{did}", headers=other_key, json={"description": "x"}).status_code == 404
+        assert http.get(f"/api/v1/drafts/{did}", headers=member).status_code == 401  # a session is no key
+        assert http.get(f"{V1}/{org}/drafts", headers=node_token(server)).json()[0]["id"] == did
 
         # Save: only the name and the description change.
-        r = http.patch(f"/api/v1/drafts/{did}", headers=member, json={"document_name": "  "})
+        r = http.patch(f"/api/drafts/{did}", headers=member, json={"document_name": "  "})
         assert r.status_code == 400 and r.json()["error"] == "invalid_input"
-        r = http.patch(f"/api/v1/drafts/{did}", headers=member,
+        r = http.patch(f"/api/drafts/{did}", headers=member,
                        json={"document_name": "November consulting", "description": "PO-1", "number": "HACKED"})
         assert r.status_code == 200, r.text
         assert (r.json()["document_name"], r.json()["description"], r.json()["number"]) == (
             "November consulting", "PO-1", "INV-A1")
-        assert http.patch(f"/api/v1/drafts/{did}", headers=member,
+        assert http.patch(f"/api/drafts/{did}", headers=member,
                           json={"description": "only this"}).json()["document_name"] == "November consulting"
 
         # Send: into the outbox as the organisation; a second send answers with the same entry.
-        r = http.post(f"/api/v1/drafts/{did}/send", headers=member)
+        r = http.post(f"/api/drafts/{did}/send", headers=member)
         assert r.status_code == 200, r.text
         sent, entry = r.json()["draft"], r.json()["entry"]
         assert sent["state"] == "sent" and sent["outbox_entry"] == entry["id"] and entry["number"] == "INV-A1"
-        assert http.post(f"/api/v1/drafts/{did}/send", headers=admin).json()["entry"]["id"] == entry["id"]
-        assert http.patch(f"/api/v1/drafts/{did}", headers=member, json={"document_name": "x"}).status_code == 409
+        assert http.post(f"/api/drafts/{did}/send", headers=admin).json()["entry"]["id"] == entry["id"]
+        assert http.patch(f"/api/drafts/{did}", headers=member, json={"document_name": "x"}).status_code == 409
         outbox = http.get(f"/api/v1/documents/{entry['id']}", headers=node_token(server))
         assert outbox.status_code == 200 and outbox.json()["sender"].endswith(SELLER_ID)
-        assert [d["id"] for d in http.get(f"{V1}/{org}/drafts?state=sent", headers=admin).json()] == [did]
+        assert [d["id"] for d in http.get(f"{ORGS}/{org}/drafts?state=sent", headers=admin).json()] == [did]
         audit = {e["action"] for e in http.get(f"/api/organisations/{org}/audit", headers=admin).json()}
         assert {"intake.mail_accepted", "intake.draft_saved", "intake.draft_sent"} <= audit
