@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from accesspoint.db.tables.accounts import Membership, User
+from accesspoint.db.tables.organisations import Organisation
 from tests.accesspoint.helpers import BUYER_NOWHERE, invoice
 from tests.intake.harness import invoice_mail
 from tests.web.conftest import INTAKE_DOMAIN
@@ -224,6 +225,15 @@ def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
             "November consulting", "PO-1", "INV-A1")
         assert http.patch(f"/api/drafts/{did}", headers=member,
                           json={"description": "only this"}).json()["document_name"] == "November consulting"
+
+        # The outbox's refusal is the answer, and the draft stays a draft.
+        with server.node.sessions.begin() as db:
+            db.get(Organisation, org).peppol_send = False
+        r = http.post(f"/api/drafts/{did}/send", headers=member)
+        assert r.status_code == 422 and r.json()["error"] == "sender-not-active", r.text
+        assert http.get(f"/api/drafts/{did}", headers=member).json()["state"] == "draft"
+        with server.node.sessions.begin() as db:
+            db.get(Organisation, org).peppol_send = True
 
         # Send: into the outbox as the organisation; a second send answers with the same entry.
         r = http.post(f"/api/drafts/{did}/send", headers=member)
