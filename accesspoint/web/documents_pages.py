@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 import shares
 import ubl
 from accesspoint.db.tables.accounts import User
-from accesspoint.db.tables.documents import Document, OutboxEntry
+from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
 from accesspoint.db.tables.organisations import Organisation
 from accesspoint.sharing import orgs
 
@@ -213,13 +213,45 @@ def document_page(r: Req) -> Response:
     return _document_html(r, doc, access)
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    at: Any
+    from_state: str | None
+    to_state: str
+    action: str
+    detail: str
+
+
+def _history(db, entry_public_id: str) -> tuple[str | None, str | None, list[_Step]]:
+    """The outbox entry's state, channel and events, oldest first: the route a sent document took (W8.2).
+
+    One statement, so the state and the events are one snapshot (under READ COMMITTED two
+    SELECTs may straddle a worker's commit, and the page would say `created` above a
+    `delivered` event).
+    """
+    rows = db.execute(sa.select(OutboxEntry.state, OutboxEntry.channel, OutboxEvent.at, OutboxEvent.from_state,
+                                OutboxEvent.to_state, OutboxEvent.action, OutboxEvent.detail)
+                      .join(OutboxEvent, OutboxEvent.entry_id == OutboxEntry.id)
+                      .where(OutboxEntry.public_id == entry_public_id).order_by(OutboxEvent.id)).all()
+    if not rows:
+        return None, None, []
+    return rows[0].state, rows[0].channel, [_Step(r.at, r.from_state, r.to_state, r.action, r.detail) for r in rows]
+
+
 def _document_html(r: Req, doc: Document, access: orgs.Access, *, status: int = 200, error: str = "",
                    typed: str | None = None) -> Response:
     entry = doc.__dict__["_entry"]
     asks_email = (entry is not None and entry.state == "needs_email" and "send" in access.rights)
-    return r.page("document.html", status=status, doc=doc, access=access, state=doc.__dict__["_state"],
+    state, channel, history = doc.__dict__["_state"], None, []
+    if entry is not None:
+        with r.svc.sessions() as db:
+            now_state, channel, history = _history(db, entry.public_id)
+        if doc.direction == "out" and now_state:
+            state = now_state  # the state the history ends in, read with it
+    return r.page("document.html", status=status, doc=doc, access=access, state=state,
                   entry=entry, can_download="download" in access.rights, asks_email=asks_email,
-                  email_value=typed if typed is not None else (doc.buyer_email or ""), error=error)
+                  email_value=typed if typed is not None else (doc.buyer_email or ""), error=error,
+                  channel=channel, history=history)
 
 
 @endpoint()

@@ -14,6 +14,7 @@ from accesspoint.sharing import invites, orgs, ratelimit, requests
 
 from ._session import INVITE_COOKIE, SESSION_COOKIE, Req, endpoint
 from .activation import activation_view, receive_view
+from .intake import waiting_drafts
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -82,6 +83,7 @@ def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: objec
         rel = orgs.relation(org, user)
         act = activation_view(org)
         recv = receive_view(r.node, org)
+        drafts_waiting = waiting_drafts(db, org_id)
     ob = shares.onboarding(["active" if s.display.key == "active" else "not_shared" for s in sts])
     if r.api:
         return r.done("", {"id": org.id, "name": org.name, "identifiers": idents, "payer": org.payer,
@@ -91,7 +93,7 @@ def organisation_page(r: Req, org_id: int, *, status: int = 200, **errors: objec
                            "receive": recv})
     return r.page("organisation.html", status=status, org=org, identifiers=idents, statuses=sts, onboarding=ob,
                   members=mems, role=role, relation=rel.value, offers_share=shares.offers_share_with_client(rel),
-                  activation=act, receive=recv, **errors)
+                  activation=act, receive=recv, drafts_waiting=drafts_waiting, **errors)
 
 
 @endpoint()

@@ -103,12 +103,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             alice = accounts.create_verified_user(db, svc, ctx, SignUp("alice@example.com", "correct horse battery"))
             mallory = accounts.create_verified_user(db, svc, ctx, SignUp("mallory@example.com", "staple gun paper 9"))
             org = orgs.create_organisation(db, ctx, alice, "Alice BV", ["0208:0123456749"])
-            orgs.create_organisation(db, ctx, mallory, "Mallory BV", ["0208:0987654394"])
+            mallory_org = orgs.create_organisation(db, ctx, mallory, "Mallory BV", ["0208:0987654394"])
             connection_id = min(c.id for c in orgs.connections_of(db, org.id).values())
             membership_id = db.scalar(sa.select(Membership.id).where(Membership.user_id == alice.id))
             a_token, a_csrf = accounts.open_session(db, ctx, alice.id)
             m_token, m_csrf = accounts.open_session(db, ctx, mallory.id)
-            ids = {"org_id": org.id, "connection_id": connection_id, "membership_id": membership_id}
+            ids = {"org_id": org.id, "connection_id": connection_id, "membership_id": membership_id,
+                   "_mallory_org_id": mallory_org.id, "_alice_id": alice.id, "_mallory_id": mallory.id}
         ROUTES[:] = list(_routes(app))
         yield World(client, node, a_token, a_csrf, m_token, m_csrf, ids)
 
@@ -181,8 +182,8 @@ MEMBER_ONLY = re.compile(r"\{(org_id|connection_id|membership_id)")
 def test_a_logged_in_outsider_cannot_reach_another_organisation(world: World) -> None:
     checked, leaked = 0, []
     for method, path in ROUTES:
-        if not MEMBER_ONLY.search(path):
-            continue
+        if not MEMBER_ONLY.search(path) or path.startswith("/api/v1/"):
+            continue  # /api/v1 takes no session at all (below); its keys are checked further down
         checked += 1
         response = call(world, method, path, token=world.mallory_token, csrf=world.mallory_csrf)
         if response.status_code not in (403, 404):
@@ -193,7 +194,7 @@ def test_a_logged_in_outsider_cannot_reach_another_organisation(world: World) ->
 
 def test_the_owner_gets_in_on_the_same_paths(world: World) -> None:
     """The negative tests above are only meaningful if these ids are real."""
-    gets = [p for m, p in ROUTES if m == "GET" and MEMBER_ONLY.search(p)]
+    gets = [p for m, p in ROUTES if m == "GET" and MEMBER_ONLY.search(p) and not p.startswith("/api/v1/")]
     assert gets
     for path in gets:
         response = call(world, "GET", path, token=world.alice_token, csrf=world.alice_csrf)
@@ -209,6 +210,30 @@ def test_the_documents_api_wants_the_api_token_not_a_session(world: World) -> No
             url = concrete(path, world.ids)
             response = world.client.request(method, url, headers={"authorization": f"Bearer {bearer}"})
             assert response.status_code == 401, (method, path)
+
+
+def test_a_connection_key_reaches_only_its_own_organisation_on_api_v1(world: World) -> None:
+    """/api/v1 routes of an organisation: Mallory's key gets 403/404 on Alice's, Alice's key gets in."""
+    from accesspoint.sharing import Context, keys
+    from accesspoint.web._session import services
+
+    svc, ctx = services(world.node), Context(now=world.node.now())
+    alice_key = keys.issue(svc, ctx, world.ids["_alice_id"], world.ids["org_id"], "alice's").secret
+    mallory_key = keys.issue(svc, ctx, world.ids["_mallory_id"], world.ids["_mallory_org_id"], "mallory's").secret
+    routes = [(m, p) for m, p in ROUTES if p.startswith("/api/v1/") and MEMBER_ONLY.search(p)]
+    assert routes
+    leaked = []
+    for method, path in routes:
+        world.client.cookies.clear()
+        url = concrete(path, world.ids)
+        response = world.client.request(method, url, headers={"authorization": f"Bearer {mallory_key}"},
+                                        json=PLAUSIBLE if method != "GET" else None)
+        if response.status_code not in (403, 404):
+            leaked.append((method, path, response.status_code))
+        if method == "GET":
+            own = world.client.get(url, headers={"authorization": f"Bearer {alice_key}"})
+            assert own.status_code == 200, (path, own.status_code)
+    assert not leaked, f"Mallory's key reached Alice's organisation: {leaked}"
 
 
 def test_unsafe_requests_without_csrf_are_refused_even_with_a_session(world: World) -> None:

@@ -92,8 +92,25 @@ class ClockedNode(Node):
 
 
 class Server:
-    def __init__(self, node: ClockedNode, base_url: str, box: Mailbox) -> None:
+    def __init__(self, node: ClockedNode, base_url: str, box: Mailbox, intake_port: int | None = None) -> None:
         self.node, self.base_url, self.mail = node, base_url, box
+        #: The node's own SMTP listener (`@pytest.mark.intake`), at the intake domain INTAKE_DOMAIN.
+        self.intake_port = intake_port
+
+
+INTAKE_DOMAIN = "intake.test"
+
+
+def _wait_listening(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the intake listener did not open port {port}") from None
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
@@ -112,20 +129,32 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, sm
     delivering = request.node.get_closest_marker("delivering") is not None
     # `@pytest.mark.operators("ops@node.test", ...)`: the node's operators ([web] operators, W1.3).
     operators = request.node.get_closest_marker("operators")
+    intake = request.node.get_closest_marker("intake") is not None
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     # A complete node directory (keys from a test PKI shared by the session), as `peppol-node init` makes it.
     init_node(tmp_path / "node", pki_dir=shared_pki, sml_local=False, smtp_port=smtp_port)
-    node = ClockedNode(load_settings(tmp_path / "node", environ={
+    environ = {
         "PEPPOL_DATABASE_URL": database_url, "PEPPOL_SMTP_HOST": "127.0.0.1", "PEPPOL_SMTP_PORT": str(smtp_port),
         "PEPPOL_WEB_BASE_URL": base, "PEPPOL_REVOCATION_ENABLED": "false",
         # Documents sent from the web app stay in the outbox (no delivery workers): these tests are
         # about who sees what, and delivery has its own tests. `@pytest.mark.delivering` runs one
         # worker that polls often (a wake-up after each submit makes it prompt anyway).
         "PEPPOL_DELIVERY_WORKERS": "1" if delivering else "0", "PEPPOL_DELIVERY_POLL_INTERVAL": "0.2",
-        "PEPPOL_WEB_OPERATORS": ",".join(operators.args) if operators else ""}))
+        "PEPPOL_WEB_OPERATORS": ",".join(operators.args) if operators else ""}
+    dns = intake_port = None
+    if intake:
+        from tests.intake.harness import TxtDns
+
+        # `@pytest.mark.intake`: `serve`'s own SMTP listener on an ephemeral port. DKIM keys and
+        # DMARC policies come from a local DNS server that knows none (verdict "none"), so no
+        # test waits on the internet's DNS.
+        dns, intake_port = TxtDns(), _free_port()
+        environ |= {"PEPPOL_INTAKE_ENABLED": "true", "PEPPOL_INTAKE_PORT": str(intake_port),
+                    "PEPPOL_INTAKE_DOMAIN": INTAKE_DOMAIN, "PEPPOL_INTAKE_DNS": dns.address}
+    node = ClockedNode(load_settings(tmp_path / "node", environ=environ))
     if delivering:
         from accesspoint.delivery.service import DeliveryService
 
@@ -142,11 +171,15 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, sm
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Server(node, base, box)
+        if intake_port is not None:
+            _wait_listening(intake_port)
+        yield Server(node, base, box, intake_port)
     finally:
         srv.should_exit = True
         thread.join(10)
         sock.close()
+        if dns is not None:
+            dns.close()
 
 
 def _chromium_available() -> str | None:
