@@ -22,7 +22,7 @@ from tests.intake.harness import invoice_mail
 from tests.web.browsing import expect, follow
 from tests.web.conftest import INTAKE_DOMAIN
 from tests.web.test_api import signed_up
-from tests.web.test_browser import add_organisation, log_in, sign_up_verified
+from tests.web.test_browser import activate, add_organisation, log_in, sign_up_verified
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.delivering, pytest.mark.intake]
 
@@ -65,6 +65,7 @@ def test_trusted_sender_mail_becomes_a_draft_that_is_sent_internally(server, bro
     a = ctx.new_page()
     sign_up_verified(a, server, "anna@seller.test", "Anna", "Seller BV")
     org = add_organisation(a, server, "Seller BV", SELLER_ID)
+    activate(server, org)  # W1.3: the operator approved it (tests/web/test_browser_activation.py)
 
     # The organisation page leads an org admin to the trusted senders.
     a.goto(f"{server.base_url}/orgs/{org}")

@@ -18,6 +18,7 @@ from tests.accesspoint.helpers import BUYER_NOWHERE, invoice
 from tests.intake.harness import invoice_mail
 from tests.web.conftest import INTAKE_DOMAIN
 from tests.web.test_api import signed_up
+from tests.web.test_browser import activate
 
 pytestmark = [pytest.mark.db, pytest.mark.intake]
 
@@ -34,9 +35,13 @@ def node_token(server) -> dict[str, str]:
     return {"Authorization": f"Bearer {server.node.settings.web.api_token}"}
 
 
-def organisation(http: httpx.Client, who: dict[str, str], name: str, identifier: str) -> int:
+def organisation(http: httpx.Client, who: dict[str, str], name: str, identifier: str, server=None) -> int:
+    """A web-created organisation; with `server`, the operator approves it too (W1.3: only an active
+    organisation takes invoices by mail or sends them)."""
     r = http.post("/api/organisations", json={"name": name, "identifiers": [identifier]}, headers=who)
     assert r.status_code == 201, r.text
+    if server is not None:
+        activate(server, r.json()["id"])
     return r.json()["id"]
 
 
@@ -79,7 +84,7 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
             assert spec[f"{base}/{{org_id}}/trusted-senders"]["post"]["summary"] == "Create a trusted sender"
 
         admin = signed_up(server, http, "anna@seller.test")
-        org = organisation(http, admin, "Seller BV", SELLER_ID)
+        org = organisation(http, admin, "Seller BV", SELLER_ID, server)
         member = plain_member(server, http, "piet@seller.test", org)
         stranger = signed_up(server, http, "jan@elders.test")
         other_org = organisation(http, stranger, "Elders BV", OTHER_ID)
@@ -175,7 +180,7 @@ def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
             assert "post" in spec[f"{base}/drafts/{{draft_id}}/send"]
 
         admin = signed_up(server, http, "anna@seller.test")
-        org = organisation(http, admin, "Seller BV", SELLER_ID)
+        org = organisation(http, admin, "Seller BV", SELLER_ID, server)
         member = plain_member(server, http, "piet@seller.test", org)
         stranger = signed_up(server, http, "jan@elders.test")
         other_org = organisation(http, stranger, "Elders BV", OTHER_ID)
