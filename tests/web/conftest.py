@@ -28,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SCREENSHOT_WIDTHS = (390, 1280)
 
 
 class Mailbox:
@@ -214,6 +215,13 @@ def shot(request: pytest.FixtureRequest):
     suffix = request.node.callspec.id if hasattr(request.node, "callspec") else ""
 
     def take(page, name: str) -> None:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}{'-' + suffix if suffix else ''}.png"), full_page=True)
+        """The page as it is now, at both widths issue 12 asks for (390 and 1280 px), then the
+        page's own width again: `NAME-390.png` and `NAME-1280.png`."""
+        original = page.viewport_size or {"width": 1280, "height": 900}
+        for width in SCREENSHOT_WIDTHS:
+            page.set_viewport_size({"width": width, "height": original["height"]})
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}{'-' + suffix if suffix else ''}.png"),
+                            full_page=True)
+        page.set_viewport_size(original)
 
     return take
