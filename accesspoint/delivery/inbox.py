@@ -27,12 +27,11 @@ from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import OID
 from sqlalchemy.orm import Session, sessionmaker
 
 import ubl
 from accesspoint import mls
-from accesspoint.db.tables.documents import Document, InboundMessage, OutboxEntry, Transaction
+from accesspoint.db.tables.documents import Document, DocumentChunk, InboundMessage, OutboxEntry, Transaction
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 
 from ._xml import XmlRejected, parse_xml
@@ -73,15 +72,10 @@ _DUPLICATES = (
     .limit(2)
 )
 _INSERT_DOCUMENT = _DOCUMENTS.insert()
-# A large business message is not a bound parameter (the driver would hold it, SQLite copies it,
-# psycopg escapes it): SQLite gets a zeroblob of its size, filled through incremental blob I/O;
-# PostgreSQL gets it from a large object written in chunks, in the same transaction, then unlinked.
-_INSERT_DOCUMENT_ZEROBLOB = _DOCUMENTS.insert().values(content=sa.func.zeroblob(sa.bindparam("content_size")))
-_INSERT_DOCUMENT_FROM_LO = _DOCUMENTS.insert().values(
-    content=sa.func.lo_get(sa.cast(sa.bindparam("content_lo", type_=sa.BigInteger), OID)))
-_LO_CREATE = sa.text("SELECT lo_create(0)")
-_LO_PUT = sa.text("SELECT lo_put(CAST(:lo AS oid), CAST(:offset AS bigint), :data)")
-_LO_UNLINK = sa.text("SELECT lo_unlink(CAST(:lo AS oid))")
+# A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
+# psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
+# per statement, in the same transaction.
+_INSERT_CHUNK = DocumentChunk.__table__.insert()
 _INSERT_INBOUND = _INBOUND.insert()
 _INSERT_TRANSACTION = _TRANSACTIONS.insert()
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -342,25 +336,12 @@ class Inbox:
 
 
 def _insert_streamed(conn: sa.Connection, row: dict[str, object], content: Content) -> int:
-    """Insert a document row whose content is written from `content`'s chunks; returns its id.
+    """Insert a document row whose bytes go into `document_chunks` from `content`'s chunks; its id.
 
     Same transaction as the rest of `accept`, so the commit makes it durable (and a crash before
     it leaves nothing): the memory held is one chunk, not the document.
     """
-    if conn.dialect.name == "sqlite":
-        doc_id = conn.execute(_INSERT_DOCUMENT_ZEROBLOB, {**row, "content_size": content.size}).inserted_primary_key[0]
-        raw = conn.connection.dbapi_connection
-        with raw.blobopen(_DOCUMENTS.name, "content", doc_id) as blob:  # type: ignore[union-attr]
-            for chunk in content.chunks():
-                blob.write(chunk)
-        return doc_id
-    if conn.dialect.name == "postgresql":
-        lo = conn.scalar(_LO_CREATE)
-        offset = 0
-        for chunk in content.chunks():
-            conn.execute(_LO_PUT, {"lo": lo, "offset": offset, "data": chunk})
-            offset += len(chunk)
-        doc_id = conn.execute(_INSERT_DOCUMENT_FROM_LO, {**row, "content_lo": lo}).inserted_primary_key[0]
-        conn.execute(_LO_UNLINK, {"lo": lo})
-        return doc_id
-    return conn.execute(_INSERT_DOCUMENT, {**row, "content": content.read()}).inserted_primary_key[0]
+    doc_id = conn.execute(_INSERT_DOCUMENT, {**row, "content": b""}).inserted_primary_key[0]
+    for seq, chunk in enumerate(content.chunks()):
+        conn.execute(_INSERT_CHUNK, {"document_id": doc_id, "seq": seq, "data": chunk})
+    return doc_id
