@@ -19,7 +19,7 @@ The parser is as hardened as ubl's lxml parser: no DTD (a DOCTYPE is refused), n
 the predefined ones, no network, nesting limited to 2048 levels (libxml2's huge-tree limit), and
 no limit on a text node's size. Bad input raises `SbdhError` (INVALID_SBD_XML for XML that is not
 well-formed, else the problem `parse_sbd` names). What this byte-level split cannot represent
-exactly (a document not in UTF-8, a business message that is an empty element) raises
+exactly (a document not in UTF-8 or UTF-8's ASCII subset) raises
 `SbdStreamUnsuitable`: the caller then reads the document whole, as before.
 """
 
@@ -45,8 +45,7 @@ MAX_TEXT_CHARS = 1024
 #: Bytes of the business message kept back while streaming: an end tag up to this long is found whole.
 _HOLD_BACK = 64 * 1024
 _SEP = "\x1f"  # expat's namespace separator: a character XML 1.0 forbids, so it never occurs in a name
-_HEADER = f"{SBDH_NS}{_SEP}StandardBusinessDocumentHeader"
-_ROOT = f"{SBDH_NS}{_SEP}StandardBusinessDocument"
+_HEADER = f"{{{SBDH_NS}}}StandardBusinessDocumentHeader"
 
 
 class SbdStreamUnsuitable(Exception):
@@ -104,7 +103,8 @@ class _Splitter:
         self.bm_inject_at = 0
         self.bm_inject = b""
         self.bm_end: int | None = None
-        self.bm_events = 0
+        self.root_qname = b""
+        self.bm_qname = b""
         self.path: list[str] = []            # Clark names below the business message root, while short
         self.capture: tuple[str, ...] | None = None
         self.captured: list[str] = []
@@ -136,19 +136,18 @@ class _Splitter:
         if self.depth > MAX_DEPTH:
             raise _invalid(f"elements nested deeper than {MAX_DEPTH} levels")
         if self.depth == 1:
-            self.root_ns = declared
+            self.root_ns, self.root_qname = declared, _raw_qname(name).encode()
             return
         if self.bm_name is not None and self.bm_end is None:
-            self.bm_events += 1
             self._start_inside(name)
             return
-        if self.depth == 2 and self.bm_name is None and name != _HEADER:
+        if self.depth == 2 and self.bm_name is None and _clark(name) != _HEADER:
             self._start_business_message(name, declared)
 
     def _start_business_message(self, name: str, declared: dict[str, str]) -> None:
         p = self.parser
         self.bm_name, self.bm_start = name, p.CurrentByteIndex
-        qname = _raw_qname(name).encode()
+        self.bm_qname = qname = _raw_qname(name).encode()
         offset = self.bm_start - self.window_at
         if self.window[offset:offset + 1 + len(qname)] != b"<" + qname:
             raise SbdStreamUnsuitable("business message start tag not where expat says")
@@ -186,23 +185,34 @@ class _Splitter:
         if self.bm_name is None or self.bm_end is not None:
             return
         if depth > 2:
-            self.bm_events += 1
             if self.capture is not None:
                 self._stop_capture()
             if depth - 2 <= self.max_path:
                 self.path.pop()
             return
         if depth == 2:
-            if self.bm_events == 0:
-                # `<Invoice/>` and `<Invoice></Invoice>` look alike to expat's positions here
-                raise SbdStreamUnsuitable("the business message is empty")
-            index = self.parser.CurrentByteIndex - self.window_at
-            if index < 0:
-                raise SbdStreamUnsuitable(f"the business message end tag is longer than {_HOLD_BACK} bytes")
+            self._end_business_message()
+
+    def _end_business_message(self) -> None:
+        """Where the business message ends: after its end tag, or after `/>` of an empty element.
+
+        expat reports an end tag at its `</`, and the end of an empty-element tag just after its
+        `/>`; which one it is shows in the bytes there, unless the root has the same raw name.
+        """
+        index = self.parser.CurrentByteIndex - self.window_at
+        if index < 2:
+            raise SbdStreamUnsuitable(f"the business message end tag is longer than {_HOLD_BACK} bytes")
+        qname = self.bm_qname
+        after = self.window[index + 2 + len(qname):index + 3 + len(qname)]
+        if self.window[index:index + 2 + len(qname)] == b"</" + qname and after and after in b" \t\r\n>":
+            if qname == self.root_qname:
+                raise SbdStreamUnsuitable("the business message has the raw name of the root")
             close = self.window.find(b">", index)
-            if self.window[index:index + 2] != b"</" or close < 0:
-                raise SbdStreamUnsuitable("business message end tag not where expat says")
             self.bm_end = self.window_at + close + 1
+        elif self.window[index - 2:index] == b"/>":
+            self.bm_end = self.window_at + index
+        else:
+            raise SbdStreamUnsuitable("business message end not where expat says")
 
     # -- feeding -------------------------------------------------------------------------------------
     def feed(self, chunk: bytes, final: bool = False) -> None:
