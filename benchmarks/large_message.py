@@ -1,6 +1,7 @@
 """One large message over HTTPS to a real node: wall time and the receiver's memory growth.
 
     python benchmarks/large_message.py [--mb 100] [--database URL] [--json]
+    python benchmarks/large_message.py --stages     # in process: peak RSS of each receiving stage
 
 Starts a receiving node as `peppol-node serve` (HTTPS, local test PKI, one HTTP process so the
 process measured is the one that receives; SQLite by default or the PostgreSQL of --database /
@@ -13,6 +14,13 @@ process's peak resident set size (VmHWM from /proc/<pid>/status) before and afte
 difference is what one large message costs the receiver in memory (issue 14: < 64 MB for
 100 MB). A sampled VmRSS peak is printed beside it as a cross-check. Exits 1 unless the
 message was delivered and stored exactly once with the full business document.
+
+`--stages` runs the receiving path in this process, stage by stage, and prints each stage's peak
+RSS above what was resident when it started (VmHWM reset through /proc/self/clear_refs; lxml's
+memory is outside tracemalloc's view): the as4 part (spooled body, MIME, AES-GCM, gunzip, SBDH
+read), then the storing step twice, as it was before issue 14 (the SBD read whole, parse_sbd,
+`_buyer_facts`, the insert) and as the endpoint now runs it (ubl.split_sbd into a spooled file,
+rows of document_chunks).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import sys
@@ -142,12 +151,78 @@ def run(size_mb: int, database_url: str | None) -> dict[str, object]:
     }
 
 
+def stages(size_mb: int, database_url: str | None) -> None:
+    """The breakdown: where one large message's memory goes, stage by stage, in this process."""
+    from as4.blob import BlobWriter
+    from accesspoint.delivery.inbox import Inbox, _buyer_facts
+    from accesspoint.delivery.peppol import _split
+    from tests.accesspoint.helpers import add_organisation, make_sessions
+
+    def stage(name: str, run):  # noqa: ANN001, ANN202
+        resident = proc_status_kb(os.getpid(), "VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+        t0 = time.monotonic()
+        result = run()
+        peak = proc_status_kb(os.getpid(), "VmHWM") - resident
+        print(f"  {name:58s} peak +{peak / 1024:6.1f} MB  {time.monotonic() - t0:5.2f} s", flush=True)
+        return result
+
+    with tempfile.TemporaryDirectory(prefix="peppol-large-stages-") as tmp:
+        base = Path(tmp)
+        pki = certs.TestPki.generate(base / "pki")
+        receiver_ap, sender_ap = pki.issue_ap("PXX000002"), pki.issue_ap(SENDER_SEAT)
+        src = base / "large.sbd.xml"
+        write_large_sbd(src, size_mb)
+        database = Database(base, base_url=database_url)
+        engine, sessions = make_sessions(database.url)
+        add_organisation(sessions, "Buyer NV", BUYER_HERE)
+        inbox = Inbox(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000002")
+        receiver = as4.Receiver(key=receiver_ap.key, cert=receiver_ap.cert, trust=pki.trust_store(),
+                                policy=as4.ReceiverPolicy(check_revocation=False))
+        now = datetime.now(UTC)
+        out = as4.build_user_message(src, key=sender_ap.key, cert=sender_ap.cert, receiver_cert=receiver_ap.cert, at=now)
+        print(f"{src.stat().st_size / 1e6:.1f} MB SBD on {database.kind}, receiving stages:")
+        try:
+            def spool() -> as4.Blob:
+                writer = BlobWriter()
+                for chunk in out.iter_body():
+                    writer.write(chunk)
+                return writer.finish()
+
+            body = stage("request body spooled", spool)
+            handled = stage("Receiver.handle: MIME, AES-GCM, gunzip, SBDH read",
+                            lambda: receiver.handle(out.content_type, body.chunks(), at=now))
+            assert handled.error is None, handled.error
+            print(" before issue 14:")
+            raw = stage("SBD read whole (Blob.read)", handled.document.sbd.read)
+            sbd = stage("ubl.parse_sbd (tree + business message serialised)", lambda: ubl.parse_sbd(raw))
+            del raw
+            stage("_buyer_facts (a second tree)", lambda: _buyer_facts(sbd.payload))
+            stage("Inbox.accept: facts again + the insert of one bound value",
+                  lambda: inbox.accept(sbd, as4_message_id="before@bench", sender_seat_id=SENDER_SEAT))
+            del sbd
+            print(" now:")
+            envelope, streamed = stage("ubl.split_sbd into a spooled file", lambda: _split(handled.document.sbd))
+            envelope = dataclasses.replace(envelope, instance_identifier="now-" + envelope.instance_identifier)
+            streamed = dataclasses.replace(streamed, facts=("NOW-1", *streamed.facts[1:]))
+            stage("Inbox.accept: rows of document_chunks",
+                  lambda: inbox.accept(envelope, as4_message_id="now@bench", sender_seat_id=SENDER_SEAT,
+                                       streamed=streamed))
+        finally:
+            engine.dispose()
+            database.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=100, help="size of the SBD in MB (default 100)")
     parser.add_argument("--database", help="PostgreSQL URL (a private schema is made and dropped); default SQLite")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="in process: peak RSS of each receiving stage")
     args = parser.parse_args(argv)
+    if args.stages:
+        stages(args.mb, args.database or os.environ.get("PEPPOL_TEST_DATABASE_URL"))
+        return 0
     figures = run(args.mb, args.database or os.environ.get("PEPPOL_TEST_DATABASE_URL"))
     if args.json:
         print(json.dumps(figures, indent=2))
