@@ -19,8 +19,9 @@ The parser is as hardened as ubl's lxml parser: no DTD (a DOCTYPE is refused), n
 the predefined ones, no network, nesting limited to 2048 levels (libxml2's huge-tree limit), and
 no limit on a text node's size. Bad input raises `SbdhError` (INVALID_SBD_XML for XML that is not
 well-formed, else the problem `parse_sbd` names). What this byte-level split cannot represent
-exactly (a document not in UTF-8 or UTF-8's ASCII subset) raises
-`SbdStreamUnsuitable`: the caller then reads the document whole, as before.
+exactly (a document not in UTF-8) or would have to hold (more than 1 MB of envelope before or
+after the business message) raises `SbdStreamUnsuitable`: the caller then reads the document
+whole, as before, so the verdict is always parse_sbd's.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ class _Splitter:
     def _dispose(self) -> None:
         if self.bm_start is None:
             if len(self.window) > MAX_ENVELOPE_BYTES:
-                raise _invalid(f"no business message within the first {MAX_ENVELOPE_BYTES} bytes of the SBD")
+                raise SbdStreamUnsuitable(f"no business message within the first {MAX_ENVELOPE_BYTES} bytes")
             return
         if self.bm_end is None:
             # everything fed belongs to the business message (its end tag was not reported yet); the
@@ -258,7 +259,7 @@ class _Splitter:
         self.window_at += len(self.window)
         self.window.clear()
         if len(self.tail) > MAX_ENVELOPE_BYTES:
-            raise _invalid(f"more than {MAX_ENVELOPE_BYTES} bytes after the business message")
+            raise SbdStreamUnsuitable(f"more than {MAX_ENVELOPE_BYTES} bytes after the business message")
 
 
 def split_sbd(chunks: Iterable[bytes], sink: Callable[[bytes], None], *,

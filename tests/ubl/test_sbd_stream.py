@@ -154,7 +154,8 @@ def test_what_bytes_cannot_represent_is_left_to_parse_sbd() -> None:
     assert b"Invoice-2\"/>" in empty
     utf16 = _build(INVOICE % b"x").decode().replace("UTF-8", "UTF-16").encode("utf-16")
     long_end_tag = _build(INVOICE % b"x").replace(b"</Invoice>", b"</Invoice" + b" " * 70_000 + b">")
-    for data in (latin, utf16, long_end_tag):
+    long_comment_after = _build(INVOICE % b"x").replace(b"</Invoice>", b"</Invoice><!--" + b" " * (1 << 21) + b"-->")
+    for data in (latin, utf16, long_end_tag, long_comment_after):
         parse_sbd(data)  # fine as a whole
         with pytest.raises(SbdStreamUnsuitable):
             _split(data, 100)
