@@ -37,6 +37,7 @@ from .identifiers import (
     check_participant_id,
 )
 from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
+from .sbd_stream import SbdStreamUnsuitable, SplitSbd, split_sbd
 from .model import (
     Address, AllowanceCharge, Amount, Attachment, BinaryObject, CardAccount, Code, Contact, CreditNote,
     Delivery, DeliveryLocation, DocumentReference, FinancialAccount, Id, Invoice, Item, ItemProperty, Line,
@@ -55,6 +56,9 @@ __all__ = [
     "IdentifierError",
     "IdentifierProblem",
     "SbdhError",
+    "SplitSbd",
+    "SbdStreamUnsuitable",
+    "split_sbd",
     "SbdhProblem",
     "DocumentError",
     "ParticipantId",

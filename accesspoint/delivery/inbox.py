@@ -21,16 +21,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 import ubl
 from accesspoint import mls
-from accesspoint.db.tables.documents import Document, InboundMessage, OutboxEntry, Transaction
+from accesspoint.db.tables.documents import Document, DocumentChunk, InboundMessage, OutboxEntry, Transaction
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 
 from ._xml import XmlRejected, parse_xml
@@ -40,7 +41,7 @@ from .outbox import record_transition
 from .routing import AS4_TRANSPORT_PROFILE
 from .states import State
 
-__all__ = ["Inbox", "Accepted"]
+__all__ = ["Inbox", "Accepted", "StreamedPayload", "FACT_PATHS", "facts_from_texts"]
 
 log = logging.getLogger("accesspoint.inbound")
 _DOCUMENTS = Document.__table__
@@ -75,11 +76,47 @@ _DUPLICATES = (
     .limit(2)
 )
 _INSERT_DOCUMENT = _DOCUMENTS.insert()
+# A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
+# psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
+# per statement, in the same transaction.
+_INSERT_CHUNK = DocumentChunk.__table__.insert()
 _INSERT_INBOUND = _INBOUND.insert()
 _INSERT_TRANSACTION = _TRANSACTIONS.insert()
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 _NS = {"cac": _CAC, "cbc": _CBC}
+#: What `_buyer_facts` reads, as paths for `ubl.split_sbd` (which reads a large document streaming).
+FACT_PATHS = (
+    (f"{{{_CBC}}}ID",),
+    (f"{{{_CBC}}}IssueDate",),
+    tuple(f"{{{_CAC}}}{name}" for name in ("AccountingCustomerParty", "Party", "PostalAddress", "Country"))
+    + (f"{{{_CBC}}}IdentificationCode",),
+)
+
+
+class Content(Protocol):
+    """A business message too large to hold in memory (an `as4.Blob`): its size and its bytes in chunks."""
+
+    size: int
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+    def read(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedPayload:
+    """The business message of a large SBD, kept out of memory, and the facts read on the way."""
+
+    content: Content
+    #: (number, issue date, C4 country), as `_buyer_facts` gives them
+    facts: tuple[str, str, str]
+
+
+def facts_from_texts(texts: dict[tuple[str, ...], str]) -> tuple[str, str, str]:
+    """`_buyer_facts` from the texts `ubl.split_sbd` collected at `FACT_PATHS`."""
+    number, date, country = (texts.get(path, "").strip() for path in FACT_PATHS)
+    return number, date[:10], country.upper() if len(country) == 2 else "ZZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +174,29 @@ class Inbox:
             return False
 
     def accept(self, sbd: ubl.StandardBusinessDocument, *, as4_message_id: str, sender_seat_id: str,
-               receipt: bytes | None = None, _retried: bool = False) -> Accepted:
+               receipt: bytes | None = None, streamed: StreamedPayload | None = None,
+               _retried: bool = False) -> Accepted:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve.
 
         This is the receiver's hot path (it runs once per message, between decryption and the
         receipt), so it speaks SQL Core: one transaction of three lookups and four inserts
         (document, inbound message, reporting transaction, W4 ledger row), no ORM objects or
         unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
+
+        `streamed`: the business message of a large SBD (then `sbd.payload` is not used), stored
+        from its chunks so the receiver never holds it; an MLS is never streamed.
         """
         now = self.clock()
         is_mls = sbd.document_type_id == mls.MLS_DOCUMENT_TYPE
+        if streamed is not None and is_mls:
+            raise ValueError("an MLS is accepted from bytes, not streamed")
         # Validation (XSLT, CPU-heavy) and parsing happen before any database work, holding no transaction.
-        fatal = tuple(self.validator(sbd.payload)) if self.validator is not None and not is_mls else ()
-        facts = _buyer_facts(sbd.payload)
+        if self.validator is not None and not is_mls:
+            # the validator needs the whole document: validating a large one costs its size in memory
+            fatal = tuple(self.validator(streamed.content.read() if streamed is not None else sbd.payload))
+        else:
+            fatal = ()
+        facts = streamed.facts if streamed is not None else _buyer_facts(sbd.payload)
         with self.sessions() as session:
             conn = session.connection()
             seen = conn.execute(_SEEN, {"as4_message_id": as4_message_id}).first()
@@ -166,7 +213,7 @@ class Inbox:
                 org = conn.execute(_RECEIVER, {"scheme": sbd.receiver.scheme, "value": sbd.receiver.value}).first()
                 if org is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, org.id, fatal, facts, now)
+                result, org_doc = self._accept_document(session, sbd, org.id, fatal, facts, now, streamed)
                 if not result.duplicate and result.document_id is not None:
                     # W4: received for this organisation, charged to its payer of this moment.
                     conn.execute(INSERT_LEDGER, ledger_row(
@@ -192,12 +239,13 @@ class Inbox:
                 if _retried:
                     raise
                 return self.accept(sbd, as4_message_id=as4_message_id, sender_seat_id=sender_seat_id,
-                                   receipt=receipt, _retried=True)
+                                   receipt=receipt, streamed=streamed, _retried=True)
             return result
 
     # -- business documents -----------------------------------------------------------------------
     def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int,
-                         fatal: Sequence[str], facts: tuple[str, str, str], now: datetime) -> tuple[Accepted, int | None]:
+                         fatal: Sequence[str], facts: tuple[str, str, str], now: datetime,
+                         streamed: StreamedPayload | None = None) -> tuple[Accepted, int | None]:
         conn = session.connection()
         number, date, _ = facts
         key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
@@ -212,15 +260,18 @@ class Inbox:
             self._queue_mls(session, sbd, org, mls.ResponseCode.REJECTED, now, fatal)
             return Accepted(None, duplicate=False), None
         public_id = str(uuid.uuid4())
-        inserted = conn.execute(_INSERT_DOCUMENT, {
+        row = {
             "public_id": public_id, "organisation_id": org, "direction": "in", "connection": "peppol_purchase",
             "sender_id": str(sbd.sender), "receiver_id": str(sbd.receiver),
             "document_type_id": str(sbd.document_type_id), "process_id": str(sbd.process_id),
             "instance_identifier": sbd.instance_identifier, "number": number, "issue_date": date,
-            "country_c1": sbd.country_c1, "duplicate_key": duplicate_key, "content": sbd.payload,
+            "country_c1": sbd.country_c1, "duplicate_key": duplicate_key,
             "created_at": now, "buyer_email": None, "pdf": None, "business_status": None,
-        })
-        doc_id = inserted.inserted_primary_key[0]
+        }
+        if streamed is None:
+            doc_id = conn.execute(_INSERT_DOCUMENT, {**row, "content": sbd.payload}).inserted_primary_key[0]
+        else:
+            doc_id = _insert_streamed(conn, row, streamed.content)
         if sbd.mls_type is ubl.MlsType.ALWAYS_SEND:
             self._queue_mls(session, sbd, org, mls.ResponseCode.ACCEPTED, now)
         return Accepted(public_id, duplicate=False), doc_id
@@ -292,3 +343,15 @@ class Inbox:
         else:
             record_transition(session, entry, None, at=now, action="mls", detail=detail)
         return Accepted(None, duplicate=False, outbox_entry_id=entry.public_id)
+
+
+def _insert_streamed(conn: sa.Connection, row: dict[str, object], content: Content) -> int:
+    """Insert a document row whose bytes go into `document_chunks` from `content`'s chunks; its id.
+
+    Same transaction as the rest of `accept`, so the commit makes it durable (and a crash before
+    it leaves nothing): the memory held is one chunk, not the document.
+    """
+    doc_id = conn.execute(_INSERT_DOCUMENT, {**row, "content": b""}).inserted_primary_key[0]
+    for seq, chunk in enumerate(content.chunks()):
+        conn.execute(_INSERT_CHUNK, {"document_id": doc_id, "seq": seq, "data": chunk})
+    return doc_id

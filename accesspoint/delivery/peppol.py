@@ -14,6 +14,7 @@ delivery contracts once, here, so the worker and the inbox never see an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -23,13 +24,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import as4
+from as4.blob import BlobWriter
 import certs
 import sml
 import smp
 import ubl
 
 from .errors import NotServiced
-from .inbox import Inbox
+from accesspoint import mls
+
+from .inbox import FACT_PATHS, Inbox, StreamedPayload, facts_from_texts
 from .routing import LookupUnavailable, PeppolEndpoint
 from .transport import As4Outcome, As4Request, As4SendError
 
@@ -147,6 +151,34 @@ class As4HttpTransport:
         raise As4SendError(code, detail, permanent=False)
 
 
+#: Above this SBD size the business message streams from the received payload to the database
+#: (ubl.split_sbd); below it, one in-memory parse is faster and costs little.
+STREAM_FROM_BYTES = 2 * 1024 * 1024
+
+
+def _split(sbd: as4.Blob) -> tuple[ubl.StandardBusinessDocument, StreamedPayload | None]:
+    """The envelope and the business message spooled to a temporary file (not held in memory).
+
+    An MLS, or an SBD the byte-level split cannot represent exactly (ubl.SbdStreamUnsuitable),
+    is read whole instead, as a small one is; raises `ubl.UblError` for a bad SBD.
+    """
+    spool = BlobWriter()
+    try:
+        split = ubl.split_sbd(sbd.chunks(), spool.write, texts=FACT_PATHS)
+    except ubl.SbdStreamUnsuitable:
+        spool.finish().close()
+        return ubl.parse_sbd(sbd.read()), None
+    except BaseException:
+        spool.finish().close()
+        raise
+    content = spool.finish()
+    if split.envelope.document_type_id == mls.MLS_DOCUMENT_TYPE:
+        payload = content.read()
+        content.close()
+        return dataclasses.replace(split.envelope, payload=payload), None
+    return split.envelope, StreamedPayload(content, facts_from_texts(split.texts))
+
+
 class InboxStore:
     """The AS4 endpoint's `MessageStore`: durable in the node's database before the receipt goes out."""
 
@@ -154,15 +186,22 @@ class InboxStore:
         self.inbox = inbox
 
     def store(self, document: as4.ReceivedDocument, receipt: as4.SignalResponse) -> as4.Stored:
+        streamed: StreamedPayload | None = None
         try:
-            sbd = ubl.parse_sbd(document.sbd.read())
+            if document.sbd.size > STREAM_FROM_BYTES:
+                sbd, streamed = _split(document.sbd)
+            else:
+                sbd = ubl.parse_sbd(document.sbd.read())
         except ubl.UblError as exc:
             raise as4.As4Error(as4.EbmsError.OTHER, f"SBDH: {exc}", document.message_id) from None
         try:
             accepted = self.inbox.accept(sbd, as4_message_id=document.message_id, sender_seat_id=document.seat_id,
-                                         receipt=receipt.body)
+                                         receipt=receipt.body, streamed=streamed)
         except NotServiced as exc:
             raise as4.NotServiced(str(exc), document.message_id) from None
+        finally:
+            if streamed is not None:
+                streamed.content.close()
         if accepted.duplicate:
             # Answer with the receipt for *this* request, not the stored one: a sender that
             # re-seals a message for a retry (same MessageId, new signature) can only verify a

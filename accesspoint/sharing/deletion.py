@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 import shares
 import ubl
 from accesspoint.db.tables.accounts import Membership, User
-from accesspoint.db.tables.documents import Document, InboundMessage, OutboxEntry, OutboxEvent
+from accesspoint.db.tables.documents import Document, InboundMessage, OutboxEntry, OutboxEvent, document_content
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 from accesspoint.db.tables.sharing import (
     ApiKey,
@@ -73,11 +73,13 @@ def export_zip(db: Session, user: User, organisation_id: int) -> tuple[str, byte
         raise shares.NotAllowed("You have no access to this organisation.")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        rows = db.execute(sa.select(Document.public_id, Document.direction, Document.number, Document.content)
-                          .where(Document.organisation_id == organisation_id).order_by(Document.id))
-        for public_id, direction, number, content in rows:
+        rows = db.execute(sa.select(Document.id, Document.public_id, Document.direction, Document.number,
+                                    Document.content)
+                          .where(Document.organisation_id == organisation_id).order_by(Document.id)).all()
+        for doc_id, public_id, direction, number, content in rows:
             safe = re.sub(r"[^A-Za-z0-9._-]", "_", number or "")[:80] or "document"
-            zf.writestr(f"{'sent' if direction == 'out' else 'received'}/{safe}-{public_id}.xml", content)
+            zf.writestr(f"{'sent' if direction == 'out' else 'received'}/{safe}-{public_id}.xml",
+                        document_content(db, doc_id, content))
     name = re.sub(r"[^A-Za-z0-9._-]", "_", org.name)[:60] or f"organisation-{org.id}"
     return f"{name}-export.zip", buf.getvalue()
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import shares
 import ubl
 from accesspoint.db.tables.accounts import User
-from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
+from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent, document_content
 from accesspoint.db.tables.organisations import Organisation
 from accesspoint.sharing import orgs
 
@@ -186,6 +187,8 @@ def _document(r: Req) -> tuple[Document, orgs.Access]:
         access = orgs.connection_access(db, db.get(User, r.user.id), conn.id)  # type: ignore[union-attr]
         entry = _entries(db, [doc.id]).get(doc.id)
         state = _state_of(doc, {doc.id: entry.state} if entry else {})
+        if not doc.content:  # a large received document: its bytes are in document_chunks
+            set_committed_value(doc, "content", document_content(db, doc.id, doc.content))
         db.expunge(doc)
     doc.__dict__["_state"] = state
     doc.__dict__["_entry"] = entry

@@ -8,6 +8,8 @@
 - A sending node's delivery process is killed mid-queue (delivering over AS4 to
   a real receiving node, and delivering internally): after a restart every
   queued document is delivered exactly once, and the receiver holds one copy.
+- The receiving node is killed while it writes a large message's document_chunks rows: all of
+  it or nothing is there, and the re-send stores one complete copy.
 - PostgreSQL crashes (immediate restart) under AS4 load: every message a
   receipt was given for is in the database, once.
 
@@ -307,3 +309,63 @@ def test_database_restarted_under_load_loses_nothing_acknowledged(tmp_path: Path
         node.stop()
         database.close()
         pg.stop()
+
+
+def _writing_chunks(receiver: ReceiverNode, wal_before: int) -> bool:
+    """Seen from outside: the receiver is inside the transaction that writes document_chunks.
+
+    PostgreSQL shows the statement in pg_stat_activity; SQLite spills the big transaction's pages
+    into its WAL file before the commit, so the file grows by megabytes.
+    """
+    if receiver.database.kind == "postgresql":
+        return bool(receiver.database.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO document_chunks%'")))
+    wal = receiver.base / "receiver.db-wal"
+    return wal.exists() and wal.stat().st_size > wal_before + 4 * 1024 * 1024
+
+
+def test_receiver_killed_while_storing_a_large_message_keeps_all_of_it_or_nothing(receiver: ReceiverNode,
+                                                                                   sender: SendingAp) -> None:
+    """A 16 MB invoice streams into document_chunks (issue 14), chunk after chunk in the storing
+    transaction: a SIGKILL while those rows are being written, before the receipt, leaves either
+    the whole document or none of it, and the re-send makes it exactly one complete copy."""
+    import ubl
+    from accesspoint.db.tables.documents import DocumentChunk
+    from tests.accesspoint.test_large_inbound import large_sbd
+    from tests.crash.harness import BUYER_HERE
+
+    sbd = large_sbd("CRASH-LARGE", receiver=BUYER_HERE, mb=16)
+    business_message = ubl.split_sbd([sbd], lambda _chunk: None).payload_size
+    receiver.start()
+    proxy = KillingProxy(receiver.port)
+    wal = receiver.base / "receiver.db-wal"
+    wal_before = wal.stat().st_size if wal.exists() else 0
+    try:
+        message = as4.build_user_message(sbd, key=sender.issued.key, cert=sender.issued.cert,
+                                         receiver_cert=receiver.ap_cert, at=datetime.now(UTC))
+        proxy.hold_after = message.size  # whatever the receiver answers stays in the proxy
+        out: dict = {}
+        thread = send_in_background(sender, receiver, f"https://127.0.0.1:{proxy.port}/as4", message, out)
+        wait_until(lambda: _writing_chunks(receiver, wal_before), 90, "the receiver writing document_chunks",
+                   interval=0.002)
+        receiver.kill()
+        proxy.cut()
+        proxy.hold_after = None
+
+        def chunk_bytes() -> int:
+            return int(receiver.database.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(DocumentChunk.data)), 0))))
+
+        after_kill = (receiver.database.stored(message.message_id), chunk_bytes())
+        assert after_kill in ((0, 0), (1, business_message)), after_kill  # never a part
+        receiver.start()
+        thread.join(120)
+        assert not thread.is_alive() and "error" not in out, out
+        result: as4.SendResult = out["result"]
+        assert result.outcome is as4.Outcome.DELIVERED, result
+        assert len(result.attempts) >= 2 and result.attempts[0].status is None
+    finally:
+        proxy.close()
+    assert receiver.database.stored(message.message_id) == 1
+    assert receiver.database.inbound_documents() == 1
+    assert chunk_bytes() == business_message
