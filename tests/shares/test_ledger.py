@@ -61,9 +61,11 @@ def test_each_document_is_charged_to_the_payer_of_its_moment(svc, ctx):
     with svc.sessions.begin() as db:
         org = orgs.create_organisation(db, ctx, db.get(User, jan), "Bakkerij Peeters", [CLIENT_ID])
         org.peppol_receive = True
+        org.status = "active"  # approved by the operator (W1.3): only an active organisation receives
         org_id = org.id
         buyer = orgs.create_organisation(db, ctx, db.get(User, jan), "Buyer NV", [BUYER_HERE])
         buyer.peppol_receive = True
+        buyer.status = "active"
         buyer_id = buyer.id
     box = Inbox(svc.sessions, clock=clock, seat_id="PBE000002")
 
@@ -159,6 +161,7 @@ def test_a_rejected_document_and_an_mls_are_not_transactions(svc, ctx):
     with svc.sessions.begin() as db:
         org = orgs.create_organisation(db, ctx, db.get(User, jan), "Bakkerij Peeters", [CLIENT_ID])
         org.peppol_receive = True
+        org.status = "active"  # approved by the operator (W1.3): only an active organisation receives
     clock = Clock(ctx.now)
     strict = Inbox(svc.sessions, clock=clock, seat_id="PBE000002", validator=lambda payload: ["BR-01"])
     assert strict.accept(inbound("BAD-1"), as4_message_id="bad@x", sender_seat_id="POP000001").document_id is None

@@ -19,7 +19,7 @@ from accesspoint.delivery import Inbox
 from tests.accesspoint.helpers import invoice
 from tests.web.browsing import expect, follow
 from tests.web.test_api import signed_up
-from tests.web.test_browser import PHONE, add_organisation, sign_up_verified
+from tests.web.test_browser import PHONE, activate, add_organisation, sign_up_verified
 from tests.web.test_browser_takeover import send_request
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -40,6 +40,12 @@ def receive(server, number: str, receiver: str = CLIENT_ID) -> None:
 
 
 def switch_receiving_on(server, *org_ids: int) -> None:
+    """Approve each organisation that is not active yet (W1.3: only an active one receives) and switch receiving on."""
+    for org_id in org_ids:
+        with server.node.sessions() as db:
+            active = db.get(Organisation, org_id).status == "active"
+        if not active:
+            activate(server, org_id)
     with server.node.sessions.begin() as db:
         for org_id in org_ids:
             db.get(Organisation, org_id).peppol_receive = True

@@ -35,7 +35,7 @@ def test_a_chunked_document_downloads_and_exports_whole(server):
         owner = signed_up(server, http, "owner@bakkerij.test")
         org = http.post("/api/organisations", json={"name": "Bakkerij", "identifiers": [BUYER]}, headers=owner).json()["id"]
         with server.node.sessions.begin() as db:
-            db.execute(sa.update(Organisation).where(Organisation.id == org).values(peppol_receive=True))
+            db.execute(sa.update(Organisation).where(Organisation.id == org).values(peppol_receive=True, status="active"))  # approved (W1.3)
         sbd = large_sbd("BIG-WEB", receiver=BUYER)
         envelope, streamed = _split(as4.Blob.from_bytes(sbd))
         assert streamed is not None  # the streaming path, as the AS4 endpoint takes it
