@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from as4._xml import DS, EC, NS, WSSE, WSU, WSU_ID, qname, text_of
+from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
 
@@ -227,7 +228,7 @@ def token_certificates(security: etree._Element, uri: str | None,
         raise FailedAuthentication("BinarySecurityToken is not base64") from None
     try:
         return _certificates(der, bst.get("ValueType", X509V3) == X509PKIPATH)
-    except ValueError as exc:
+    except PARSE_ERRORS as exc:  # not only ValueError: cryptography has its own for a bad version or extension
         raise FailedAuthentication(f"BinarySecurityToken holds no readable certificate: {exc}") from None
 
 

@@ -15,6 +15,7 @@ from certs.chain import (
 )
 from certs.errors import CertError, CertificateLoadError, CertificateRejected, RejectReason
 from certs.keys import (
+    PARSE_ERRORS,
     KeyPair,
     certificate_pem,
     load_certificate,
@@ -31,6 +32,7 @@ from certs.testpki import Issued, TestPki
 from certs.trust import Role, TrustStore
 
 __all__ = [
+    "PARSE_ERRORS",
     "CertError",
     "CertificateLoadError",
     "CertificateRejected",

@@ -28,9 +28,17 @@ __all__ = [
     "certificate_pem",
     "private_key_pem",
     "materialise",
+    "PARSE_ERRORS",
 ]
 
 PrivateKey = rsa.RSAPrivateKey
+
+#: What cryptography raises for bytes that are no usable certificate or key. Mostly ValueError and
+#: TypeError, but a version other than v1/v3 is its own InvalidVersion, an extension present twice its
+#: own DuplicateExtension (raised lazily, on first access), an unknown key algorithm UnsupportedAlgorithm:
+#: none of them a ValueError, so catching ValueError alone lets a hostile certificate crash the caller.
+PARSE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, UnsupportedAlgorithm,
+                                             x509.DuplicateExtension, x509.InvalidVersion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +65,20 @@ def materialise(cert: x509.Certificate) -> None:
 
     cryptography parses names, extensions and the key lazily, on first use, so a
     malformed certificate from outside (a BinarySecurityToken, an SMP answer)
-    would otherwise raise ValueError or TypeError deep inside a check. Raises
-    ValueError or TypeError (callers turn them into their own error).
+    would otherwise raise deep inside a check. Raises ValueError for every
+    parse failure (callers turn it into their own error).
     """
-    cert.subject.rfc4514_string()
-    cert.issuer.rfc4514_string()
-    for _ in cert.extensions:
-        pass
-    cert.public_key()
-    cert.not_valid_before_utc, cert.not_valid_after_utc  # noqa: B018 - parsed on access
+    try:
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        for _ in cert.extensions:
+            pass
+        cert.public_key()
+        cert.not_valid_before_utc, cert.not_valid_after_utc  # noqa: B018 - parsed on access
+    except ValueError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def load_certificates(source: str | Path | bytes) -> list[x509.Certificate]:
@@ -78,7 +91,7 @@ def load_certificates(source: str | Path | bytes) -> list[x509.Certificate]:
             certs = [x509.load_der_x509_certificate(data)]
         for cert in certs:
             materialise(cert)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateLoadError(f"{name} holds no readable certificate: {exc}") from exc
     return certs
 
@@ -101,7 +114,7 @@ def load_private_key(source: str | Path | bytes, password: str | bytes | None = 
             key = serialization.load_pem_private_key(data, pw)
         else:
             key = serialization.load_der_private_key(data, pw)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateLoadError(f"{name} holds no readable private key (wrong password?): {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CertificateLoadError(f"{name}: Peppol needs an RSA key, found {type(key).__name__}")
@@ -114,7 +127,10 @@ def load_pkcs12(source: str | Path | bytes, password: str | bytes | None) -> Key
     pw = password.encode() if isinstance(password, str) else password
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        for c in (cert, *(extra or ())):
+            if c is not None:
+                materialise(c)
+    except PARSE_ERRORS as exc:
         raise CertificateLoadError(f"{name} is not a readable PKCS#12 file (wrong password?): {exc}") from exc
     if key is None or cert is None:
         raise CertificateLoadError(f"{name} does not hold both a private key and its certificate")

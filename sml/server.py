@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from certs.keys import PARSE_ERRORS
+
 from .errors import BadRequestFault, InternalErrorFault, SmlFault, UnauthorizedFault
 from .local import LocalSml, certificate_owner
 from .soap import CONTENT_TYPE, Operation, ParticipantList, SmlRequest, SmpInfo, build_fault, build_response, parse_request
@@ -41,7 +43,7 @@ def peer_certificate(request: Request) -> x509.Certificate | None:
     data = first.encode("ascii") if isinstance(first, str) else bytes(first)
     try:
         return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
-    except ValueError:
+    except PARSE_ERRORS:
         return None
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from cryptography import x509
 
+from certs.keys import PARSE_ERRORS
 from smp.errors import NoEndpointReason, SmpParseError
 from ubl import DocumentTypeId, ParticipantId, ProcessId
 
@@ -66,7 +67,7 @@ class Endpoint:
         """The access point's certificate; raises SmpParseError when it is not a DER certificate."""
         try:
             return _load_der(self.certificate_der)
-        except ValueError as exc:
+        except PARSE_ERRORS as exc:
             raise SmpParseError(f"endpoint certificate of {self.address} is not a DER X.509 certificate: {exc}") from None
 
     def inactive_reason(self, at: datetime) -> NoEndpointReason | None:

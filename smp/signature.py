@@ -98,7 +98,7 @@ def _structure(root: etree._Element) -> tuple[etree._Element, x509.Certificate]:
     try:
         der = decode_base64(certs_el[0].text, "X509Certificate")
         cert = x509.load_der_x509_certificate(der)
-    except (SmpParseError, ValueError) as exc:
+    except (SmpParseError, *certs.PARSE_ERRORS) as exc:
         raise SmpSignatureError(SignatureProblem.MALFORMED, f"unreadable signing certificate: {exc}") from None
     return sig, cert
 

@@ -107,7 +107,7 @@ class As4HttpTransport:
     async def send(self, request: As4Request) -> As4Outcome:
         try:
             receiver_cert = x509.load_der_x509_certificate(request.endpoint.certificate)
-        except ValueError as exc:
+        except certs.PARSE_ERRORS as exc:
             raise As4SendError("bad-certificate", f"the SMP's endpoint certificate is unreadable: {exc}",
                                permanent=True) from None
         try:
