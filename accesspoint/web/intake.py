@@ -131,9 +131,17 @@ def _intake(what: str) -> Callable[[Callable[[Req, Caller], Response]], Callable
 
 
 def _sender_org(r: Req, caller: Caller, org_id: int) -> Organisation:
-    """The organisation whose senders are asked for, if the caller may manage them."""
+    """The organisation whose senders are asked for, if the caller may manage them.
+
+    Org admins (and the node's operator token) only, as W7.1 says: the whitelist decides who may put
+    invoices out under the organisation's name, so a connection key (an accounting package's credential
+    for documents and drafts) may not widen it.
+    """
     if not caller.reaches(org_id):
         raise _NotFound
+    if caller.is_key:
+        raise shares.NotAllowed("A connection key works with documents and drafts; trusted senders are managed by "
+                                "the organisation's admins.")
     with r.svc.sessions() as db:
         if caller.actor is not None:
             org = orgs.require_member(db, caller.actor, org_id, admin=True)
@@ -159,12 +167,12 @@ def sender_list(r: Req, caller: Caller) -> Response:
     """The organisation's trusted senders (W7.1; org admins).
     ---
     summary: List an organisation's trusted senders
-    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
+    description: "Under /api/v1 with the node's token (a connection key gets 403: the whitelist is the admins'); under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: "[{id, organisation_id, name, context, receiver_address, whitelist: {kind, value},
         contact_email, state, created_at}]"}
-      "403": {description: Not an org admin}
+      "403": {description: "not_allowed: not an org admin, or a connection key"}
       "404": {description: "No such organisation (or not the key's)"}
     """
     org = _sender_org(r, caller, r.path_int("org_id"))
@@ -218,7 +226,7 @@ def sender_create(r: Req, caller: Caller) -> Response:
     """*New sender*: a fresh receiver address at the intake domain, in state draft (W7.1).
     ---
     summary: Create a trusted sender
-    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
+    description: "Under /api/v1 with the node's token (a connection key gets 403: the whitelist is the admins'); under /api with a session."
     security: [{bearer: []}, {session: []}]
     requestBody:
       content:
@@ -239,7 +247,7 @@ def sender_create(r: Req, caller: Caller) -> Response:
     responses:
       "201": {description: The sender with its receiver address}
       "400": {description: "invalid_input: the whitelist, context or contact email is not valid"}
-      "403": {description: Not an org admin}
+      "403": {description: "not_allowed: not an org admin, or a connection key"}
     """
     org = _sender_org(r, caller, r.path_int("org_id"))
     try:
@@ -269,11 +277,11 @@ def sender_invite(r: Req, caller: Caller) -> Response:
     """*Send invitation*: mail the contact where to send invoices; draft -> invited (a resend when invited).
     ---
     summary: Send a trusted sender's invitation
-    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
+    description: "Under /api/v1 with the node's token (a connection key gets 403: the whitelist is the admins'); under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now invited}
-      "403": {description: Not an org admin}
+      "403": {description: "not_allowed: not an org admin, or a connection key"}
       "404": {description: No such sender in this organisation}
       "409": {description: "The sender is active or inactive: nothing to invite to"}
       "502": {description: The mail server refused the invitation; the sender stays as it was}
@@ -312,22 +320,22 @@ def _state_action(active: bool, doc: str) -> Callable[..., Any]:
 sender_activate = _state_action(True, """*Update status*: activate (from draft, invited or inactive; W7.2).
     ---
     summary: Activate a trusted sender
-    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
+    description: "Under /api/v1 with the node's token (a connection key gets 403: the whitelist is the admins'); under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now active}
-      "403": {description: Not an org admin}
+      "403": {description: "not_allowed: not an org admin, or a connection key"}
       "404": {description: No such sender in this organisation}
       "409": {description: Already active}
     """)
 sender_deactivate = _state_action(False, """Deactivate: mail to the sender's address is refused from now on.
     ---
     summary: Deactivate a trusted sender
-    description: "Under /api/v1 with the node's token or a connection key; under /api with a session."
+    description: "Under /api/v1 with the node's token (a connection key gets 403: the whitelist is the admins'); under /api with a session."
     security: [{bearer: []}, {session: []}]
     responses:
       "200": {description: The sender, now inactive}
-      "403": {description: Not an org admin}
+      "403": {description: "not_allowed: not an org admin, or a connection key"}
       "404": {description: No such sender in this organisation}
       "409": {description: Already inactive}
     """)

@@ -150,15 +150,19 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
                                                       headers=admin).json()["key"]}
         other_key = {"Authorization": "Bearer " + http.post(f"{ORGS}/{other_org}/keys", json={"name": "x"},
                                                             headers=stranger).json()["key"]}
+        # A connection key is an accounting package's credential for documents and drafts: it may not
+        # widen the whitelist of its own organisation (W7.1: org admins only), nor see another's.
         r = http.post(f"{V1}/{org}/trusted-senders", headers=key, json={
             "whitelist": {"kind": "verified_users"}, "contact_email": CONTACT})
-        assert r.status_code == 201 and r.json()["whitelist"] == {"kind": "verified_users", "value": ""}
-        by_key = r.json()["id"]
-        assert http.post(f"{V1}/{org}/trusted-senders/{by_key}/activate", headers=key).json()["state"] == "active"
+        assert r.status_code == 403 and r.json()["error"] == "not_allowed", r.text
+        assert http.get(f"{V1}/{org}/trusted-senders", headers=key).status_code == 403
+        assert http.post(f"{V1}/{org}/trusted-senders/{sid}/deactivate", headers=key).status_code == 403
+        assert http.post(f"{V1}/{org}/trusted-senders/{sid}/invitation", headers=key).status_code == 403
         assert http.get(f"{V1}/{org}/trusted-senders", headers=other_key).status_code == 404
-        assert http.post(f"{V1}/{org}/trusted-senders/{by_key}/deactivate", headers=other_key).status_code == 404
-        assert http.post(f"{V1}/{other_org}/trusted-senders/{by_key}/deactivate",
-                         headers=other_key).status_code == 404  # its own organisation, not its sender
+        assert http.post(f"{V1}/{org}/trusted-senders/{sid}/deactivate", headers=other_key).status_code == 404
+        assert http.post(f"{V1}/{other_org}/trusted-senders/{sid}/deactivate",
+                         headers=other_key).status_code == 403  # its own organisation: refused before any lookup
+        assert len(http.get(f"{V1}/{org}/trusted-senders", headers=op).json()) == 2  # nothing was added
         r = http.post(f"{V1}/{org}/trusted-senders/{sid}/activate", headers=op)
         assert r.status_code == 200 and r.json()["state"] == "active"
 
