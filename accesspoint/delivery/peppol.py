@@ -14,6 +14,7 @@ delivery contracts once, here, so the worker and the inbox never see an
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
@@ -74,18 +75,31 @@ def _receipt_evidence(receipt: as4.VerifiedReceipt) -> bytes:
     }, indent=2).encode()
 
 
+#: AS4 sends in flight at once per transport (per `serve` process). The delivery workers may hand it
+#: batch x workers entries together (80 by default); sending more than this many at once gains nothing
+#: on a few cores, and it costs: httpcore's pool scans every open connection, and for each idle one
+#: counts them all again, on every request it adds or removes. With 80 connections that scan was 36%
+#: of a sending node's samples (py-spy, benchmarks/multinode_as4.py); with 16 it is a few percent.
+MAX_IN_FLIGHT = 16
+
+
 class As4HttpTransport:
     """Seals with our AP key and POSTs with the caller's httpx client (which owns TLS and pooling).
 
     `max_attempts` is the quick in-request retry of `as4.send_message` (it also spots a
     duplicate answer after a lost receipt); the durable, long backoff is the worker's.
+    At most `max_in_flight` messages are sealed and sent at once; the others wait their turn
+    (outside httpx, so they never meet its pool timeout).
     """
 
     def __init__(self, client: httpx.AsyncClient, *, keys: certs.KeyPair | Callable[[], certs.KeyPair],
                  trust: certs.TrustStore,
                  revocation: certs.RevocationChecker | None, clock: Callable[[], datetime],
-                 max_attempts: int = 2, backoff: float = 0.5) -> None:
+                 max_attempts: int = 2, backoff: float = 0.5, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self.client = client
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         # A callable is read at the first send: a node without an AP key still delivers
         # internally and by email, and says why when it must use AS4.
         self._keys = keys
@@ -105,6 +119,10 @@ class As4HttpTransport:
         return str(certs.verify_ap_certificate(cert, trust=self.trust, at=at, revocation=self.revocation))
 
     async def send(self, request: As4Request) -> As4Outcome:
+        async with self._in_flight:
+            return await self._send(request)
+
+    async def _send(self, request: As4Request) -> As4Outcome:
         try:
             receiver_cert = x509.load_der_x509_certificate(request.endpoint.certificate)
         except certs.PARSE_ERRORS as exc:

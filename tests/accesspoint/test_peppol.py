@@ -53,7 +53,8 @@ class Network:
     """Node A (seller, SQLite) and node B (buyer, the database under test), each with an AS4 endpoint
     on HTTPS; each resolves every participant to the other node (a static SMP answer)."""
 
-    def __init__(self, pki, url_a: str, url_b: str, *, b_receives: bool = True, mls_type=None) -> None:
+    def __init__(self, pki, url_a: str, url_b: str, *, b_receives: bool = True, mls_type=None,
+                 wrap_b=lambda app: app, max_in_flight: int | None = None) -> None:
         self.pki, ap_a, ap_b, tls_cert, tls_key = pki
         self.clock = Clock(datetime.now(UTC))
         trust = self.pki.trust_store()
@@ -64,7 +65,8 @@ class Network:
                                       mailer=None, policy=RetryPolicy(max_attempts=3))
             receiver = as4.Receiver(key=ap.key, cert=ap.cert, trust=trust, revocation=None,
                                     policy=as4.ReceiverPolicy(check_revocation=False))
-            server = AsgiServer(as4.create_app(receiver, service.as4_store), tls_cert=tls_cert, tls_key=tls_key)
+            app = as4.create_app(receiver, service.as4_store)
+            server = AsgiServer(wrap_b(app) if name == "b" else app, tls_cert=tls_cert, tls_key=tls_key)
             self.sides[name] = Side(service, server, sessions, engine)
         # one event loop for the whole test: the httpx client's pooled connections belong to it
         self.loop = asyncio.new_event_loop()
@@ -73,8 +75,9 @@ class Network:
             side = self.sides[name]
             resolver = smp.StaticResolver(self.sides[other].server.url + "/as4", peer.cert)
             side.service.router.directory = SmpDirectory(resolver, clock=self.clock)
+            limit = {} if max_in_flight is None else {"max_in_flight": max_in_flight}
             side.service.as4 = As4HttpTransport(self.http, keys=certs.KeyPair(ap.key, ap.cert), trust=trust,
-                                                revocation=None, clock=self.clock, max_attempts=1)
+                                                revocation=None, clock=self.clock, max_attempts=1, **limit)
         self.seller = add_organisation(self.a.sessions, "Seller BV", SELLER, receive=False)
         self.buyer = add_organisation(self.b.sessions, "Buyer NV", BUYER_REMOTE, receive=b_receives)
         self.a.service.mls_type = mls_type
@@ -137,6 +140,50 @@ def test_as4_delivery_with_receipt_lands_in_the_buyers_purchase_connection(netwo
         (tout,) = s.scalars(sa.select(Transaction)).all()
     assert (tout.direction, tout.other_seat_id, tout.c1_country) == ("out", "PBE000002", "NL")
     assert (tin.direction, tin.other_seat_id, tin.c4_country) == ("in", "PBE000001", "BE")
+
+
+class InFlight:
+    """ASGI wrapper counting the AS4 requests the receiver holds at once. Each request waits (up to half
+    a second) until more than `limit` are in, so a sender without a bound shows it, and fast."""
+
+    def __init__(self, app, limit: int) -> None:  # noqa: ANN001
+        self.app, self.limit, self.now, self.peak = app, limit, 0, 0
+        self.over: asyncio.Event | None = None
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.over = self.over or asyncio.Event()
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        if self.now > self.limit:
+            self.over.set()
+        try:
+            try:
+                await asyncio.wait_for(self.over.wait(), 0.5)
+            except TimeoutError:
+                pass
+            await self.app(scope, receive, send)
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_the_transport_keeps_at_most_max_in_flight_messages_on_the_wire(network, limit):
+    """The delivery worker hands a whole batch over at once; the transport lets `max_in_flight` through
+    (httpcore's pool costs grow with every open connection: accesspoint/delivery/peppol.py)."""
+    counter = {}
+
+    def wrap(app):  # noqa: ANN001, ANN202
+        counter["app"] = InFlight(app, limit)
+        return counter["app"]
+
+    net = network(wrap_b=wrap, max_in_flight=limit)
+    net.b.server.start()
+    subs = [net.a.service.outbox.submit(invoice(f"FLIGHT-{limit}-{n}", buyer=BUYER_REMOTE)) for n in range(limit + 3)]
+    net.deliver("a")
+    assert all(net.a.service.outbox.get(s.entry.id).state is State.DELIVERED for s in subs)
+    assert counter["app"].peak == limit
 
 
 @pytest.mark.db
