@@ -26,7 +26,7 @@ from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 
 from .errors import DocumentRejected, UnknownEntry
-from .facts import OutgoingDocument, read_outgoing
+from .facts import OutgoingDocument, read_outgoing, summary_columns
 from .routing import Channel, LookupUnavailable, Route, Router
 from .states import FINAL_STATES, State, check_transition
 
@@ -213,6 +213,7 @@ class Outbox:
                 instance_identifier=facts.instance_identifier or str(uuid.uuid4()), number=facts.number,
                 issue_date=facts.issue_date, country_c1=facts.country_c1, buyer_email=facts.buyer_email,
                 duplicate_key=facts.duplicate_key, content=facts.content, created_at=now,
+                **summary_columns(facts.summary),
             )
             session.add(doc)
             entry = OutboxEntry(

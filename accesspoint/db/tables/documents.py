@@ -50,6 +50,15 @@ class Document(Base):
     #: The buyer's contact email in the document: the prefill when an address is needed.
     buyer_email: Mapped[str | None] = mapped_column(sa.String(320), nullable=True)
     duplicate_key: Mapped[str] = mapped_column(sa.String(64))
+    # What the outbox and inbox lists show (ubl.DocumentSummary, migration 0018); NULL for documents
+    # stored before, whose pages fall back to the participant ids.
+    #: The seller's and the buyer's names (legal name, else trading name).
+    seller_name: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    buyer_name: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    #: BT-115, the amount due, exactly as the document writes it (text: never rounded through a float).
+    payable_amount: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    #: BT-5, the document currency (ISO 4217).
+    currency: Mapped[str | None] = mapped_column(sa.String(3), nullable=True)
     #: The business document (UBL) as submitted or received, without the SBDH. Empty for a large
     #: received one, whose bytes are in `document_chunks`: read it with `document_content`.
     content: Mapped[bytes] = mapped_column(sa.LargeBinary)
