@@ -165,6 +165,26 @@ class OutboxEvent(Base):
     entry: Mapped[OutboxEntry] = relationship(back_populates="events")
 
 
+class OutboxUpload(Base):
+    """A document uploaded in the web app, waiting for its second click, *Send* (W8.2 preflight).
+
+    The upload is checked and its route shown first; the bytes stay here, not in the browser, so
+    *Send* posts an id instead of the document again (up to 10 MB). Only the user who uploaded it
+    may send it, through the connection it was uploaded to (whose access is checked again then).
+    Rows live for `accesspoint.web.outbox_pages.UPLOAD_TTL`: *Send* deletes its row, and each
+    new upload deletes the expired ones.
+    """
+
+    __tablename__ = "outbox_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    connection_id: Mapped[int] = mapped_column(sa.ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
 class InboundMessage(Base):
     """An AS4 UserMessage this node accepted; the key of duplicate detection (protocol.md §1.8)."""
 
