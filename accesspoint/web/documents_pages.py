@@ -1,10 +1,12 @@
-"""Documents in the web app: per connection the invoices with their state; one invoice as HTML,
-PDF and UBL; and, on the sales connection, sending a document through the outbox (W5.7, W8).
+"""Documents in the web app: per connection the invoices (the outbox of the sales connection, the
+inbox of the purchase one) with the other party's name, the amount and the state in words, filtered
+by state; one invoice with its history, as HTML, PDF and UBL; the email address a `needs_email`
+one waits for (W5.7, W8, issue 12).
 
 Documents belong to the delivery area (`accesspoint.delivery`, table `documents`);
-this module only reads them and submits through `delivery.Outbox`, after the
-access check of `accesspoint.sharing.orgs.connection_access` on every request
-(SEC-9: a revoked share hides past documents too).
+this module only reads them, after the access check of
+`accesspoint.sharing.orgs.connection_access` on every request (SEC-9: a revoked share
+hides past documents too). Sending (preflight, *Send*, *Send again*) is `outbox_pages`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ __all__ = ["routes"]
 
 #: A rendered invoice is shown in a sandboxed frame: no scripts, no network, inline styles only.
 _RENDER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
-MAX_UPLOAD = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

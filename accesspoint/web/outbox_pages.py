@@ -60,7 +60,9 @@ def _delivery(node: Any):
 
 @endpoint()
 def send(r: Req) -> Response:
-    """Send a UBL invoice from the sales connection: it is queued in the outbox as `created` (W8).
+    """Send a UBL invoice from the sales connection in one step: it is queued in the outbox as `created` (W8).
+
+    The pages preflight first (`preflight`, then `send_upload`); this is the API's direct path.
     ---
     summary: Send a document through a sales connection
     requestBody:
@@ -81,15 +83,7 @@ def send(r: Req) -> Response:
 
     cid = r.path_int("connection_id")
     access = sending_access(r, cid)
-    if r.api:
-        data = r.get("ubl").encode("utf-8")
-    else:
-        upload = r.form.get("_files", {}).get("document")
-        if upload is None:
-            raise shares.InvalidInput("Choose a UBL file to send.")
-        data = upload.file.read(MAX_UPLOAD + 1)
-    if not data or len(data) > MAX_UPLOAD:
-        raise shares.InvalidInput("The document is empty or larger than 10 MB.")
+    data = _uploaded(r)
     email = r.get("email").strip() or None
     try:
         result, waited = submit_document(r, access, data, email)
@@ -138,8 +132,6 @@ def submitted(r: Req, redirect: str, result: Any, waited: bool, email: str | Non
                          "Already sent before: nothing new was queued." if result.duplicate else
                          "Document queued for sending."),
                   status=201)
-
-
 
 
 # -- preflight -------------------------------------------------------------------------------------
@@ -256,6 +248,7 @@ def send_upload(r: Req) -> Response:
       "409": {description: The upload was sent already or has expired}
     """
     from accesspoint.delivery import DocumentRejected
+    from accesspoint.delivery.outbox import check_email
 
     cid = r.path_int("connection_id")
     access = sending_access(r, cid)
@@ -263,13 +256,16 @@ def send_upload(r: Req) -> Response:
     data = _kept(r, cid, upload_id)
     email = r.get("email").strip() or None
     try:
+        if email is not None and not r.api:
+            try:
+                check_email(email)
+            except DocumentRejected:
+                # Beside the address field, with what was typed; the upload stays for the next click.
+                facts = _delivery(r.node).outbox.check(data, organisation_id=access.organisation_id)
+                return _preflight_page(r, access, upload_id, facts, _route(r, facts), status=400,
+                                       error="Enter an email address, e.g. invoices@buyer.example.", typed=email)
         result, waited = submit_document(r, access, data, email)
     except DocumentRejected as exc:
-        if exc.code == "bad-email" and not r.api:
-            # Beside the address field, with what was typed; the upload stays for the next click.
-            facts = _delivery(r.node).outbox.check(data, organisation_id=access.organisation_id)
-            return _preflight_page(r, access, upload_id, facts, _route(r, facts), status=400,
-                                   error="Enter an email address, e.g. invoices@buyer.example.", typed=email or "")
         raise shares.InvalidInput(f"The document was not accepted: {exc}") from None
     with r.svc.sessions.begin() as db:
         db.execute(sa.delete(OutboxUpload).where(OutboxUpload.public_id == upload_id))
