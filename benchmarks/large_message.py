@@ -19,7 +19,7 @@ message was delivered and stored exactly once with the full business document.
 RSS above what was resident when it started (VmHWM reset through /proc/self/clear_refs; lxml's
 memory is outside tracemalloc's view): the as4 part (spooled body, MIME, AES-GCM, gunzip, SBDH
 read), then the storing step twice, as it was before issue 14 (the SBD read whole, parse_sbd,
-`_buyer_facts`, the insert) and as the endpoint now runs it (ubl.split_sbd into a spooled file,
+`_summary`, the insert) and as the endpoint now runs it (ubl.split_sbd into a spooled file,
 rows of document_chunks).
 """
 
@@ -154,7 +154,7 @@ def run(size_mb: int, database_url: str | None) -> dict[str, object]:
 def stages(size_mb: int, database_url: str | None) -> None:
     """The breakdown: where one large message's memory goes, stage by stage, in this process."""
     from as4.blob import BlobWriter
-    from accesspoint.delivery.inbox import Inbox, _buyer_facts
+    from accesspoint.delivery.inbox import Inbox, _summary
     from accesspoint.delivery.peppol import _split
     from tests.accesspoint.helpers import add_organisation, make_sessions
 
@@ -197,7 +197,7 @@ def stages(size_mb: int, database_url: str | None) -> None:
             raw = stage("SBD read whole (Blob.read)", handled.document.sbd.read)
             sbd = stage("ubl.parse_sbd (tree + business message serialised)", lambda: ubl.parse_sbd(raw))
             del raw
-            stage("_buyer_facts (a second tree)", lambda: _buyer_facts(sbd.payload))
+            stage("_summary (a second tree)", lambda: _summary(sbd.payload))
             stage("Inbox.accept: facts again + the insert of one bound value",
                   lambda: inbox.accept(sbd, as4_message_id="before@bench", sender_seat_id=SENDER_SEAT))
             del sbd

@@ -6,6 +6,7 @@ credit notes, official validation and rendering.
 - documents: `parse_document` / `build_document` -> `Invoice` | `CreditNote` (typed model)
 - validation: `Validator(rules_dir=, xsd_dir=).validate(bytes) -> ValidationReport`; `install_rules`
 - rendering: `render_html`, `render_pdf`, `choose_pdf` (embedded-PDF policy)
+- summary: `summarise(root)` / `summary_from_texts(texts)` -> `DocumentSummary` (names, number, amount)
 
 A sans-I/O core: functions turn bytes into typed objects and back and raise
 `UblError` (or a subclass) on bad input; reading rule files and fonts is the only
@@ -38,6 +39,7 @@ from .identifiers import (
 )
 from .sbdh import ENVELOPE_NS, SBDH_NS, MlsType, SbdhWarning, StandardBusinessDocument, build_sbd, parse_sbd
 from .sbd_stream import SbdStreamUnsuitable, SplitSbd, split_sbd
+from .summary import SUMMARY_PATHS, DocumentSummary, summarise, summary_from_texts
 from .model import (
     Address, AllowanceCharge, Amount, Attachment, BinaryObject, CardAccount, Code, Contact, CreditNote,
     Delivery, DeliveryLocation, DocumentReference, FinancialAccount, Id, Invoice, Item, ItemProperty, Line,
@@ -59,6 +61,10 @@ __all__ = [
     "SplitSbd",
     "SbdStreamUnsuitable",
     "split_sbd",
+    "DocumentSummary",
+    "SUMMARY_PATHS",
+    "summarise",
+    "summary_from_texts",
     "SbdhProblem",
     "DocumentError",
     "ParticipantId",

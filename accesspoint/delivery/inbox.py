@@ -36,6 +36,7 @@ from accesspoint.db.tables.organisations import Organisation, OrganisationIdenti
 
 from ._xml import XmlRejected, parse_xml
 from .errors import NotServiced
+from .facts import summary_columns
 from .ledger import INSERT_LEDGER, ledger_row
 from .outbox import record_transition
 from .routing import AS4_TRANSPORT_PROFILE
@@ -82,16 +83,8 @@ _INSERT_DOCUMENT = _DOCUMENTS.insert()
 _INSERT_CHUNK = DocumentChunk.__table__.insert()
 _INSERT_INBOUND = _INBOUND.insert()
 _INSERT_TRANSACTION = _TRANSACTIONS.insert()
-_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
-_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-_NS = {"cac": _CAC, "cbc": _CBC}
-#: What `_buyer_facts` reads, as paths for `ubl.split_sbd` (which reads a large document streaming).
-FACT_PATHS = (
-    (f"{{{_CBC}}}ID",),
-    (f"{{{_CBC}}}IssueDate",),
-    tuple(f"{{{_CAC}}}{name}" for name in ("AccountingCustomerParty", "Party", "PostalAddress", "Country"))
-    + (f"{{{_CBC}}}IdentificationCode",),
-)
+#: What `_summary` reads, as paths for `ubl.split_sbd` (which reads a large document streaming).
+FACT_PATHS = ubl.SUMMARY_PATHS
 
 
 class Content(Protocol):
@@ -109,14 +102,13 @@ class StreamedPayload:
     """The business message of a large SBD, kept out of memory, and the facts read on the way."""
 
     content: Content
-    #: (number, issue date, C4 country), as `_buyer_facts` gives them
-    facts: tuple[str, str, str]
+    #: Number, date, C4 country, names and amount, as `_summary` gives them for a small one
+    facts: ubl.DocumentSummary
 
 
-def facts_from_texts(texts: dict[tuple[str, ...], str]) -> tuple[str, str, str]:
-    """`_buyer_facts` from the texts `ubl.split_sbd` collected at `FACT_PATHS`."""
-    number, date, country = (texts.get(path, "").strip() for path in FACT_PATHS)
-    return number, date[:10], country.upper() if len(country) == 2 else "ZZ"
+def facts_from_texts(texts: dict[tuple[str, ...], str]) -> ubl.DocumentSummary:
+    """`_summary` from the texts `ubl.split_sbd` collected at `FACT_PATHS`."""
+    return ubl.summary_from_texts(texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,19 +122,16 @@ class Accepted:
     outbox_entry_id: str | None = None
 
 
-def _buyer_facts(payload: bytes) -> tuple[str, str, str]:
-    """(number, issue date, C4 country) from a UBL business document; blanks when unknown."""
+def _summary(payload: bytes) -> ubl.DocumentSummary:
+    """Number, issue date, C4 country, names and amount of a UBL business document; blanks when unknown.
+
+    The one parse of the business message on the accept path (the validator, when there is one,
+    reads the bytes on its own).
+    """
     try:
-        root = parse_xml(payload)
+        return ubl.summarise(parse_xml(payload))
     except XmlRejected:
-        return "", "", "ZZ"
-
-    def text(path: str) -> str:
-        el = root.find(path, _NS)
-        return (el.text or "").strip() if el is not None else ""
-
-    country = text("cac:AccountingCustomerParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode")
-    return text("cbc:ID"), text("cbc:IssueDate")[:10], country.upper() if len(country) == 2 else "ZZ"
+        return ubl.DocumentSummary()
 
 
 class Inbox:
@@ -196,7 +185,7 @@ class Inbox:
             fatal = tuple(self.validator(streamed.content.read() if streamed is not None else sbd.payload))
         else:
             fatal = ()
-        facts = streamed.facts if streamed is not None else _buyer_facts(sbd.payload)
+        facts = streamed.facts if streamed is not None else _summary(sbd.payload)
         with self.sessions() as session:
             conn = session.connection()
             seen = conn.execute(_SEEN, {"as4_message_id": as4_message_id}).first()
@@ -227,7 +216,8 @@ class Inbox:
                     "at": now, "direction": "in", "kind": "mls" if is_mls else "business",
                     "other_seat_id": sender_seat_id, "document_type_id": str(sbd.document_type_id),
                     "process_id": str(sbd.process_id), "transport_profile": AS4_TRANSPORT_PROFILE,
-                    "end_user_id": str(sbd.receiver), "c1_country": sbd.country_c1, "c4_country": facts[2],
+                    "end_user_id": str(sbd.receiver), "c1_country": sbd.country_c1,
+                    "c4_country": facts.buyer_country or "ZZ",
                     "instance_identifier": sbd.instance_identifier,
                 })
             try:
@@ -244,10 +234,10 @@ class Inbox:
 
     # -- business documents -----------------------------------------------------------------------
     def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int,
-                         fatal: Sequence[str], facts: tuple[str, str, str], now: datetime,
+                         fatal: Sequence[str], facts: ubl.DocumentSummary, now: datetime,
                          streamed: StreamedPayload | None = None) -> tuple[Accepted, int | None]:
         conn = session.connection()
-        number, date, _ = facts
+        number, date = facts.number, facts.issue_date
         key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
         duplicate_key = hashlib.sha256(key_source.encode()).hexdigest()
         rows = conn.execute(_DUPLICATES, {
@@ -267,6 +257,7 @@ class Inbox:
             "instance_identifier": sbd.instance_identifier, "number": number, "issue_date": date,
             "country_c1": sbd.country_c1, "duplicate_key": duplicate_key,
             "created_at": now, "buyer_email": None, "pdf": None, "business_status": None,
+            **summary_columns(facts),
         }
         if streamed is None:
             doc_id = conn.execute(_INSERT_DOCUMENT, {**row, "content": sbd.payload}).inserted_primary_key[0]

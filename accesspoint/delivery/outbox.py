@@ -26,7 +26,7 @@ from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 
 from .errors import DocumentRejected, UnknownEntry
-from .facts import OutgoingDocument, read_outgoing
+from .facts import OutgoingDocument, read_outgoing, summary_columns
 from .routing import Channel, LookupUnavailable, Route, Router
 from .states import FINAL_STATES, State, check_transition
 
@@ -78,6 +78,12 @@ class EntryView:
     document_type_id: str
     number: str
     instance_identifier: str
+    #: The summary the lists show (None for documents stored before migration 0018).
+    seller_name: str | None
+    buyer_name: str | None
+    payable_amount: str | None
+    currency: str | None
+    issue_date: str
     attempts: int
     resends: int
     as4_message_id: str | None
@@ -98,7 +104,9 @@ class EntryView:
             "id": self.id, "document_id": self.document_id, "kind": self.kind, "state": self.state.value,
             "channel": self.channel, "routed_to": self.routed_to, "endpoint": self.endpoint, "email": self.email,
             "suggested_email": self.suggested_email, "sender": self.sender_id, "receiver": self.receiver_id,
-            "document_type_id": self.document_type_id, "number": self.number,
+            "document_type_id": self.document_type_id, "number": self.number, "issue_date": self.issue_date,
+            "seller_name": self.seller_name, "buyer_name": self.buyer_name,
+            "payable_amount": self.payable_amount, "currency": self.currency,
             "instance_identifier": self.instance_identifier, "attempts": self.attempts, "resends": self.resends,
             "as4_message_id": self.as4_message_id, "has_receipt": self.has_receipt,
             "error": {"code": self.error_code, "detail": self.error_detail} if self.error_code else None,
@@ -119,6 +127,8 @@ def view(entry: OutboxEntry) -> EntryView:
         channel=entry.channel, routed_to=entry.routed_to, endpoint=entry.endpoint, email=entry.email,
         suggested_email=doc.buyer_email, sender_id=doc.sender_id, receiver_id=doc.receiver_id,
         document_type_id=doc.document_type_id, number=doc.number, instance_identifier=doc.instance_identifier,
+        seller_name=doc.seller_name, buyer_name=doc.buyer_name, payable_amount=doc.payable_amount,
+        currency=doc.currency, issue_date=doc.issue_date,
         attempts=entry.attempts, resends=entry.resends, as4_message_id=entry.as4_message_id,
         has_receipt=entry.receipt is not None, error_code=entry.error_code, error_detail=entry.error_detail,
         mls_status=entry.mls_status, created_at=utc(entry.created_at), sent_at=utc(entry.sent_at),
@@ -146,13 +156,19 @@ class Preflight:
     suggested_email: str | None
     #: Set when a lookup could not be made; the channel is then unknown.
     unavailable: str | None = None
+    #: The buyer's name in the document (what a person checks before sending), "" if none.
+    buyer_name: str = ""
+
+    @property
+    def state(self) -> str:
+        """internal | peppol | email | needs_email | unknown (the lookup could not be made)."""
+        return self.channel or ("unknown" if self.unavailable else "needs_email")
 
     def as_json(self) -> dict[str, object]:
         return {
-            "channel": self.channel or ("unknown" if self.unavailable else "needs_email"),
-            "participant_id": self.participant_id, "endpoint": self.endpoint,
+            "channel": self.state, "participant_id": self.participant_id, "endpoint": self.endpoint,
             "candidates": list(self.candidates), "suggested_email": self.suggested_email,
-            "unavailable": self.unavailable,
+            "unavailable": self.unavailable, "buyer_name": self.buyer_name or None,
         }
 
 
@@ -196,10 +212,7 @@ class Outbox:
         facts = read_outgoing(data)
         if email is not None:
             email = check_email(email)
-        if self.validator is not None:
-            fatal = tuple(self.validator(facts.content))
-            if fatal:
-                raise DocumentRejected("invalid", f"{len(fatal)} fatal validation finding(s)", fatal)
+        self._validate(facts)
         with self.sessions() as session:
             org = self._sender_organisation(session, facts.sender, organisation_id)
             existing = self._find_duplicate(session, org, facts)
@@ -213,6 +226,7 @@ class Outbox:
                 instance_identifier=facts.instance_identifier or str(uuid.uuid4()), number=facts.number,
                 issue_date=facts.issue_date, country_c1=facts.country_c1, buyer_email=facts.buyer_email,
                 duplicate_key=facts.duplicate_key, content=facts.content, created_at=now,
+                **summary_columns(facts.summary),
             )
             session.add(doc)
             entry = OutboxEntry(
@@ -234,6 +248,24 @@ class Outbox:
                 return Submission(view(existing), duplicate=True)
             session.refresh(entry)
             return Submission(view(entry), duplicate=False)
+
+    def check(self, data: bytes, *, organisation_id: int | None = None) -> OutgoingDocument:
+        """What `submit` checks, storing nothing: the facts of an acceptable document.
+
+        Raises `DocumentRejected` as `submit` would (unreadable, unknown or inactive sender,
+        fatal validation findings), so a page can say so before the user clicks *Send*.
+        """
+        facts = read_outgoing(data)
+        self._validate(facts)
+        with self.sessions() as session:
+            self._sender_organisation(session, facts.sender, organisation_id)
+        return facts
+
+    def _validate(self, facts: OutgoingDocument) -> None:
+        if self.validator is not None:
+            fatal = tuple(self.validator(facts.content))
+            if fatal:
+                raise DocumentRejected("invalid", f"{len(fatal)} fatal validation finding(s)", fatal)
 
     def _sender_organisation(self, session: Session, sender: ubl.ParticipantId, organisation_id: int | None) -> int:
         row = session.execute(
@@ -370,12 +402,15 @@ class Outbox:
 
     # -- preflight ---------------------------------------------------------------------------------
     async def preflight(self, data: bytes | None = None, *, entry_id: str | None = None,
-                        email: str | None = None) -> Preflight:
-        """Which route a document (given as bytes, or an entry already queued) would take now."""
+                        email: str | None = None, facts: OutgoingDocument | None = None) -> Preflight:
+        """Which route a document (given as bytes or as its facts, or an entry already queued) would take now.
+
+        The router's own choice (W8.2), made read-only: nothing is queued or sent.
+        """
         if self.router is None:
             raise RuntimeError("preflight needs a router")
-        if data is not None:
-            facts = read_outgoing(data)
+        if data is not None or facts is not None:
+            facts = facts if facts is not None else read_outgoing(data)  # type: ignore[arg-type]
             candidates, doctype, process = facts.candidates, facts.document_type_id, facts.process_id
             suggested = facts.buyer_email
         elif entry_id is not None:
@@ -390,13 +425,15 @@ class Outbox:
         else:
             raise ValueError("give the document or an entry id")
         names = tuple(str(c) for c in candidates)
+        buyer = facts.summary.buyer_name or facts.buyer_name
         try:
             route: Route | None = await self.router.choose(candidates, doctype, process, email=email)
         except LookupUnavailable as exc:
-            return Preflight(None, None, None, names, suggested, unavailable=str(exc) or type(exc).__name__)
+            return Preflight(None, None, None, names, suggested, unavailable=str(exc) or type(exc).__name__,
+                             buyer_name=buyer)
         if route is None:
-            return Preflight(None, None, None, names, suggested)
-        return Preflight(route.channel.value, route.participant_id, route.endpoint, names, suggested)
+            return Preflight(None, None, None, names, suggested, buyer_name=buyer)
+        return Preflight(route.channel.value, route.participant_id, route.endpoint, names, suggested, buyer_name=buyer)
 
     # -- metrics -------------------------------------------------------------------------------------
     def counts(self) -> dict[tuple[str, str], int]:

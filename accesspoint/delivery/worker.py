@@ -401,6 +401,8 @@ class DeliveryWorker:
                 document_type_id=doc.document_type_id, process_id=doc.process_id,
                 instance_identifier=doc.instance_identifier, number=doc.number, issue_date=doc.issue_date,
                 country_c1=doc.country_c1, duplicate_key=doc.duplicate_key, content=doc.content, created_at=now,
+                seller_name=doc.seller_name, buyer_name=doc.buyer_name, payable_amount=doc.payable_amount,
+                currency=doc.currency,
             )
             existing = session.scalars(sa.select(Document).where(
                 Document.organisation_id == route.organisation_id, Document.direction == "in",

@@ -30,7 +30,7 @@ from accesspoint.db.tables.intake import IntakeDraft, IntakeMessage, TrustedSend
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 from accesspoint.delivery import ledger
 from accesspoint.delivery.errors import DocumentRejected
-from accesspoint.delivery.facts import OutgoingDocument, read_outgoing
+from accesspoint.delivery.facts import OutgoingDocument, read_outgoing, summary_columns
 from accesspoint.mail import MailError, Mailer
 from accesspoint.sharing import audit
 from accesspoint.sharing.context import Context
@@ -265,7 +265,8 @@ class Intake:
                     document_type_id=str(doc.document_type_id), process_id=str(doc.process_id),
                     instance_identifier=doc.instance_identifier or str(uuid.uuid4()), number=doc.number,
                     issue_date=doc.issue_date, country_c1=doc.country_c1, buyer_email=None,
-                    duplicate_key=doc.duplicate_key, content=doc.content, pdf=pdf, created_at=now))
+                    duplicate_key=doc.duplicate_key, content=doc.content, pdf=pdf, created_at=now,
+                    **summary_columns(doc.summary)))
                 # W4: a document received through the node (by mail), charged to the payer of now.
                 ledger.record(db, at=now, organisation_id=sender.organisation_id, direction="in", channel="email",
                               document_public_id=public_id)

@@ -25,9 +25,11 @@ from starlette.routing import BaseRoute, Route
 import sqlalchemy as sa
 
 from accesspoint.db.tables.documents import Document, OutboxEntry
-from accesspoint.delivery import DocumentRejected, State, UnknownEntry
+from accesspoint.delivery import DocumentRejected, EntryView, State, UnknownEntry, read_outgoing
 from accesspoint.delivery.service import DeliveryService
 from accesspoint.sharing import keys
+
+from . import _document_words as words
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -72,6 +74,34 @@ def _entry_organisation(node: Node, entry_id: str) -> int | None:
     with node.sessions() as db:
         return db.scalar(sa.select(Document.organisation_id).join(OutboxEntry, OutboxEntry.document_id == Document.id)
                          .where(OutboxEntry.public_id == entry_id))
+
+
+def _received(node: Node, organisation_id: int | None, state: str | None, limit: int,
+              offset: int) -> list[dict[str, object]]:
+    query = (sa.select(Document.public_id, Document.organisation_id, Document.number, Document.issue_date,
+                       Document.seller_name, Document.sender_id, Document.buyer_name, Document.receiver_id,
+                       Document.payable_amount, Document.currency, Document.business_status, Document.created_at)
+             .where(Document.direction == "in").order_by(Document.id.desc()).limit(limit).offset(offset))
+    if organisation_id is not None:
+        query = query.where(Document.organisation_id == organisation_id)
+    if state is not None:
+        query = query.where(Document.business_status.is_(None) if state == "received"
+                            else Document.business_status == state)
+    with node.sessions() as db:
+        rows = db.execute(query).all()
+    return [{"id": d.public_id, "organisation_id": d.organisation_id, "number": d.number, "issue_date": d.issue_date,
+             "seller_name": d.seller_name, "sender": d.sender_id, "buyer_name": d.buyer_name,
+             "receiver": d.receiver_id, "payable_amount": d.payable_amount, "currency": d.currency,
+             "state": d.business_status or "received",
+             "state_text": words.state_words("in", d.business_status or "received"),
+             "created_at": d.created_at.isoformat()} for d in rows]
+
+
+def _entry_json(entry: EntryView) -> dict[str, object]:
+    """An outbox entry as the API gives it: the outbox's fields, and the state in the pages' words."""
+    reason = entry.error_detail or entry.error_code
+    return entry.as_json() | {"state_text": words.state_words("out", entry.state.value, channel=entry.channel,
+                                                               reason=reason)}
 
 
 async def _body(request: Request) -> bytes | None:
@@ -137,7 +167,7 @@ def routes(node: Node) -> list[BaseRoute]:
                                       organisation_id=request.state.organisation_id)
         if not sub.duplicate:
             service.wake()
-        body = sub.entry.as_json() | {"duplicate": sub.duplicate}
+        body = _entry_json(sub.entry) | {"duplicate": sub.duplicate}
         return JSONResponse(body, status_code=200 if sub.duplicate else 201)
 
     @guarded
@@ -162,7 +192,44 @@ def routes(node: Node) -> list[BaseRoute]:
             return _error(400, "bad-query", "state, limit or offset is not valid")
         entries = await run_in_threadpool(delivery_of(node).outbox.list, state=state, limit=limit, offset=offset,
                                           organisation_id=request.state.organisation_id)
-        return JSONResponse({"items": [e.as_json() for e in entries]})
+        return JSONResponse({"items": [_entry_json(e) for e in entries]})
+
+    @guarded
+    async def list_received(request: Request) -> Response:
+        """List received documents (the purchase connections: the inbox), newest first.
+        ---
+        summary: List received documents
+        description: What the purchase connection page lists - the supplier's name and id, number, date,
+          amount due, state - for every organisation (the node's token) or the connection key's own.
+        security: [{bearer: []}]
+        parameters:
+          - {name: state, in: query, required: false, schema: {type: string,
+             enum: [received, under_review, accepted, rejected, paid]}}
+          - {name: organisation_id, in: query, required: false, schema: {type: integer}}
+          - {name: limit, in: query, required: false, schema: {type: integer, default: 100, maximum: 1000}}
+          - {name: offset, in: query, required: false, schema: {type: integer, default: 0}}
+        responses:
+          "200": {description: "{items: [{id, organisation_id, number, issue_date, seller_name, sender, buyer_name,
+            receiver, payable_amount, currency, state, state_text, created_at}]}"}
+          "400": {description: Not a state, or a bad limit or offset}
+        """
+        params = request.query_params
+        try:
+            state = params.get("state") or None
+            if state is not None and state not in dict(words.IN_FILTERS):
+                raise ValueError(state)
+            limit = min(1000, max(1, int(params.get("limit", 100))))
+            offset = max(0, int(params.get("offset", 0)))
+            organisation_id = int(params["organisation_id"]) if params.get("organisation_id") else None
+        except ValueError:
+            return _error(400, "bad-query", "state, organisation_id, limit or offset is not valid")
+        scope = request.state.organisation_id
+        if scope is not None:
+            if organisation_id not in (None, scope):
+                return JSONResponse({"items": []})
+            organisation_id = scope
+        rows = await run_in_threadpool(_received, node, organisation_id, state, limit, offset)
+        return JSONResponse({"items": rows})
 
     @guarded
     async def get_document(request: Request) -> Response:
@@ -176,7 +243,7 @@ def routes(node: Node) -> list[BaseRoute]:
           "404": {description: No such entry}
         """
         entry = await run_in_threadpool(delivery_of(node).outbox.get, request.path_params["id"])
-        return JSONResponse(entry.as_json())
+        return JSONResponse(_entry_json(entry))
 
     @guarded
     async def get_receipt(request: Request) -> Response:
@@ -204,13 +271,18 @@ def routes(node: Node) -> list[BaseRoute]:
           - {name: email, in: query, required: false, schema: {type: string}}
         requestBody: {required: true, content: {application/xml: {schema: {type: string}}}}
         responses:
-          "200": {description: "{channel: internal|peppol|email|needs_email|unknown, participant_id, endpoint, candidates, suggested_email}"}
+          "200": {description: "{channel: internal|peppol|email|needs_email|unknown, participant_id, endpoint,
+            candidates, suggested_email, buyer_name, text (the route in words)}"}
         """
         data = await _body(request)
         if data is None:
             return _error(413, "too-large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
-        result = await delivery_of(node).outbox.preflight(data, email=request.query_params.get("email"))
-        return JSONResponse(result.as_json())
+        facts = read_outgoing(data)  # DocumentRejected: 422, by `guarded`
+        result = await delivery_of(node).outbox.preflight(facts=facts, email=request.query_params.get("email"))
+        buyer = words.party(result.buyer_name, result.participant_id or str(facts.receiver))
+        return JSONResponse(result.as_json() | {"text": words.route_words(
+            result.state, buyer=buyer, endpoint=result.endpoint, seat_id=node.settings.node.seat_id,
+            unavailable=result.unavailable)})
 
     @guarded
     async def provide_email(request: Request) -> Response:
@@ -229,7 +301,7 @@ def routes(node: Node) -> list[BaseRoute]:
         if not isinstance(email, str):
             return _error(422, "bad-email", "give {\"email\": \"...\"}")
         entry = await run_in_threadpool(delivery_of(node).provide_email, request.path_params["id"], email)
-        return JSONResponse(entry.as_json())
+        return JSONResponse(_entry_json(entry))
 
     @guarded
     async def resend(request: Request) -> Response:
@@ -251,12 +323,13 @@ def routes(node: Node) -> list[BaseRoute]:
         entry = await run_in_threadpool(service.outbox.resend, request.path_params["id"], receiver=receiver,
                                         email=email)
         service.wake()
-        return JSONResponse(entry.as_json())
+        return JSONResponse(_entry_json(entry))
 
     return [
         Route("/api/v1/documents", submit, methods=["POST"]),
         Route("/api/v1/documents", list_documents, methods=["GET"]),
         Route("/api/v1/documents/preflight", preflight, methods=["POST"]),
+        Route("/api/v1/received-documents", list_received, methods=["GET"]),
         Route("/api/v1/documents/{id}", get_document, methods=["GET"]),
         Route("/api/v1/documents/{id}/receipt", get_receipt, methods=["GET"]),
         Route("/api/v1/documents/{id}/email", provide_email, methods=["POST"]),

@@ -301,12 +301,18 @@ def test_authorisation_request_from_inbox_then_send_from_sales(server, browser, 
     content = (testdata / "peppol-bis-invoice-3" / "examples" / "base-example.xml").read_bytes()
     content = content.replace(b'<cbc:EndpointID schemeID="0088">9482348239847239874</cbc:EndpointID>',
                               b'<cbc:EndpointID schemeID="0208">0314595348</cbc:EndpointID>')
+    sales = a.url
     a.set_input_files("input[name=document]", files=[
         {"name": "invoice.xml", "mimeType": "application/xml", "buffer": content}])
-    follow(a, "main button:has-text('Send')")
+    follow(a, "#upload-form button:has-text('Upload')")
+    follow(a, "#send-form button:has-text('Send')")  # after the preflight (W8.2)
     assert "queued" in a.locator(".flash").inner_text()
+    a.goto(sales)
     row = a.locator("table.docs tbody tr")
-    assert row.count() == 1 and row.locator("[class^=state]").inner_text() == "created"
+    assert row.count() == 1 and row.locator("[data-state]").get_attribute("data-state") == "created"
+    assert row.locator("[class^=state]").inner_text() == "Waiting to be sent"
+    assert row.locator("td.party").inner_text() == "Buyer Official Name · 0002:fr23342"  # ids are stored lower-case (case-insensitive)
+    assert row.locator("td.amount").inner_text() == "EUR 1,656.25"
     shot(a, "18-sales-connection-sent")
     acc.close()
     cli.close()

@@ -155,7 +155,9 @@ def test_trusted_sender_mail_becomes_a_draft_that_is_sent_internally(server, bro
         a.reload()
     expect(a.locator("p.muted [data-state]")).to_have_attribute("data-state", "delivered")
     expect(a.locator("#history [data-channel]")).to_have_attribute("data-channel", "internal")
-    expect(a.locator("#history li[data-action=delivered]")).to_contain_text(f"internal delivery to iso6523-actorid-upis::{BUYER_ID}")
+    expect(a.locator("#history li[data-action=delivered]")).to_contain_text(f"internal delivery to {BUYER_ID}")
+    expect(a.locator("#history li[data-action=delivered] .event")).to_have_text(
+        "Delivered over Peppol (the buyer is on this access point)")
     expect(a.locator("#history li[data-action=submitted]")).to_be_visible()
     expect(a.frame_locator("iframe.invoice").locator("body")).to_contain_text("Consulting")
     both_widths(a, shot, "44-sent-draft-history")

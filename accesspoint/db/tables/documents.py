@@ -50,6 +50,15 @@ class Document(Base):
     #: The buyer's contact email in the document: the prefill when an address is needed.
     buyer_email: Mapped[str | None] = mapped_column(sa.String(320), nullable=True)
     duplicate_key: Mapped[str] = mapped_column(sa.String(64))
+    # What the outbox and inbox lists show (ubl.DocumentSummary, migration 0018); NULL for documents
+    # stored before, whose pages fall back to the participant ids.
+    #: The seller's and the buyer's names (legal name, else trading name).
+    seller_name: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    buyer_name: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    #: BT-115, the amount due, exactly as the document writes it (text: never rounded through a float).
+    payable_amount: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    #: BT-5, the document currency (ISO 4217).
+    currency: Mapped[str | None] = mapped_column(sa.String(3), nullable=True)
     #: The business document (UBL) as submitted or received, without the SBDH. Empty for a large
     #: received one, whose bytes are in `document_chunks`: read it with `document_content`.
     content: Mapped[bytes] = mapped_column(sa.LargeBinary)
@@ -154,6 +163,26 @@ class OutboxEvent(Base):
     worker: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
 
     entry: Mapped[OutboxEntry] = relationship(back_populates="events")
+
+
+class OutboxUpload(Base):
+    """A document uploaded in the web app, waiting for its second click, *Send* (W8.2 preflight).
+
+    The upload is checked and its route shown first; the bytes stay here, not in the browser, so
+    *Send* posts an id instead of the document again (up to 10 MB). Only the user who uploaded it
+    may send it, through the connection it was uploaded to (whose access is checked again then).
+    Rows live for `accesspoint.web.outbox_pages.UPLOAD_TTL`: *Send* deletes its row, and each
+    new upload deletes the expired ones.
+    """
+
+    __tablename__ = "outbox_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    connection_id: Mapped[int] = mapped_column(sa.ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
 class InboundMessage(Base):
