@@ -200,3 +200,32 @@ def test_receive_api_twin_and_the_cli_name_the_other_access_point(network):
     assert "Slagerij Jansen  (active; send on, receive off)" in listed
     assert f"SML sender_only: {third} already receives at the access point at {b_endpoint}" in listed
     assert network.lookup(third)["endpoint_url"] == b_endpoint
+
+
+def test_preflight_to_a_buyer_at_another_access_point_names_its_endpoint(network, browser, shot):
+    """W8.2 on the real path: A's router asks the SML (DNS), then B's SMP, before anything is sent; the page
+    names the access point the invoice will go to, and only *Send* queues it."""
+    from accesspoint.db.tables.documents import OutboxEntry
+    from tests.accesspoint.helpers import invoice
+    from tests.web.test_browser_outbox_pages import upload
+
+    a = browser.new_context(viewport=WIDE, ignore_https_errors=True).new_page()
+    sign_up_verified(a, network.a, "anna@boekhouder.test", "Anna", "Boekhouder & Co")
+    org = add_organisation(a, network.a, "Seller BV", SELLER_ID)
+    activate(network.a, org)
+    a.goto(f"{network.a.base_url}/orgs/{org}")
+    follow(a, "tr[data-kind=peppol_sales] th a")
+    upload(a, invoice("REMOTE-1", seller=SELLER_ID, buyer=ELSEWHERE_ID))
+    expect(a.locator("#preflight")).to_have_attribute("data-route", "peppol")
+    expect(a.locator("#route")).to_have_text(
+        f"This invoice will go to Buyer NV · {ELSEWHERE_ID} over Peppol "
+        f"(access point https://127.0.0.1:{network.port_b}/as4).")
+    assert a.locator("#send-form input[name=email]").count() == 0  # on Peppol: nothing to ask
+    with network.a.node.sessions() as db:
+        assert db.query(OutboxEntry).count() == 0  # the preflight sent nothing
+    shots(shot, a, "57-preflight-buyer-at-another-ap")
+    follow(a, "#send-form button:has-text('Send')")
+    expect(a.locator(".flash")).to_contain_text("queued for sending")
+    with network.a.node.sessions() as db:
+        assert [e.state for e in db.query(OutboxEntry).all()] == ["created"]  # A runs no delivery workers here
+    a.context.close()
