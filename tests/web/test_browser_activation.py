@@ -26,10 +26,8 @@ WIDE = {"width": 1280, "height": 900}
 
 
 def shots(shot, page, name: str) -> None:
-    """The page at phone and desktop width (390 px and 1280 px)."""
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        shot(page, f"{name}-{width}")
+    """The page at phone and desktop width: the `shot` fixture takes both (NAME-390.png, NAME-1280.png)."""
+    shot(page, name)
 
 
 def transitions(server, org_id: int) -> list[tuple[str, str, str]]:

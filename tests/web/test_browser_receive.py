@@ -99,9 +99,8 @@ def publish_at_b(node_b: Node, port_b: int, pid_text: str) -> None:
 
 
 def shots(shot, page, name: str) -> None:
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        shot(page, f"{name}-{width}")
+    """The page at phone and desktop width: the `shot` fixture takes both (NAME-390.png, NAME-1280.png)."""
+    shot(page, name)
 
 
 def test_receive_switch_publishes_in_our_smp_and_the_sml_and_takes_it_off(network, browser, shot):
