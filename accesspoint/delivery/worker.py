@@ -31,7 +31,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
@@ -371,7 +371,7 @@ class DeliveryWorker:
             entry.next_attempt_at = now + self.policy.needs_email_timeout
             record_transition(session, entry, State.NEEDS_EMAIL, at=now, action="no-route",
                               detail="not on this node and not on Peppol; an email address is needed "
-                                     f"before {entry.next_attempt_at.isoformat()}",
+                                     f"before {entry.next_attempt_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
                               worker=self.worker_id)
         return apply
 

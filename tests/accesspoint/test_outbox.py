@@ -122,6 +122,8 @@ def test_needs_email_fails_when_nobody_gives_an_address_in_time(node):
     answered = outbox.submit(invoice("T-2", buyer=BUYER_NOWHERE)).entry.id
     assert asyncio.run(w.drain()) == 2
     assert outbox.get(waiting).state is State.NEEDS_EMAIL
+    deadline = clock() + timedelta(hours=72)  # said in words a person reads on the document page
+    assert outbox.get(waiting).events[-1].detail.endswith(f"needed before {deadline:%Y-%m-%d %H:%M} UTC")
     clock.advance(hours=71, minutes=59)
     assert asyncio.run(w.drain()) == 0  # nothing is due before the deadline
     assert outbox.get(waiting).state is State.NEEDS_EMAIL
