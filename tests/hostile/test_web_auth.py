@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ class World:
     alice_csrf: str
     mallory_token: str
     mallory_csrf: str
-    ids: dict[str, int]
+    ids: dict[str, int | str]
 
 
 def _routes(app, prefix: str = "") -> Iterator[tuple[str, str]]:  # noqa: ANN001
@@ -86,7 +87,9 @@ ROUTES: list[tuple[str, str]] = []
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from accesspoint.db.tables.accounts import Membership
+    from accesspoint.db.tables.documents import OutboxUpload
     from accesspoint.sharing import Context, accounts, orgs
+    from tests.accesspoint.helpers import invoice
     from accesspoint.sharing.accounts import SignUp
     from accesspoint.web._session import services
 
@@ -104,11 +107,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             mallory = accounts.create_verified_user(db, svc, ctx, SignUp("mallory@example.com", "staple gun paper 9"))
             org = orgs.create_organisation(db, ctx, alice, "Alice BV", ["0208:0123456749"])
             mallory_org = orgs.create_organisation(db, ctx, mallory, "Mallory BV", ["0208:0987654394"])
-            connection_id = min(c.id for c in orgs.connections_of(db, org.id).values())
+            org.status = "active"  # approved (W1.3), so the sending routes answer the owner too
+            connection_id = orgs.connections_of(db, org.id)["peppol_sales"].id
             membership_id = db.scalar(sa.select(Membership.id).where(Membership.user_id == alice.id))
             a_token, a_csrf = accounts.open_session(db, ctx, alice.id)
             m_token, m_csrf = accounts.open_session(db, ctx, mallory.id)
+            # An upload waiting for its second click (W8.2 preflight), so /uploads/{upload_id}/... is real.
+            upload_id = str(uuid.uuid4())
+            db.add(OutboxUpload(public_id=upload_id, connection_id=connection_id, user_id=alice.id,
+                                content=invoice("UP-1", seller="0208:0123456749"), created_at=ctx.now))
             ids = {"org_id": org.id, "connection_id": connection_id, "membership_id": membership_id,
+                   "upload_id": upload_id,
                    "_mallory_org_id": mallory_org.id, "_alice_id": alice.id, "_mallory_id": mallory.id}
         ROUTES[:] = list(_routes(app))
         yield World(client, node, a_token, a_csrf, m_token, m_csrf, ids)
@@ -232,7 +241,8 @@ def test_a_connection_key_reaches_only_its_own_organisation_on_api_v1(world: Wor
             leaked.append((method, path, response.status_code))
         if method == "GET":
             own = world.client.get(url, headers={"authorization": f"Bearer {alice_key}"})
-            assert own.status_code == 200, (path, own.status_code)
+            # Trusted senders are the org admins' (W7.1): even its own organisation's key gets 403 there.
+            assert own.status_code == (403 if "/trusted-senders" in path else 200), (path, own.status_code)
     assert not leaked, f"Mallory's key reached Alice's organisation: {leaked}"
 
 
