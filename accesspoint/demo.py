@@ -35,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 __all__ = ["run_demo"]
 
@@ -119,12 +119,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-def _wait_healthy(http: httpx.Client, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(http: httpx2.Client, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"node exited with {proc.returncode}; its log:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.TransportError):
+        with contextlib.suppress(httpx2.TransportError):
             if http.get(f"{url}/healthz").status_code == 200:
                 return
         time.sleep(0.2)
@@ -142,7 +142,7 @@ def _invoice(number: str, buyer: str, buyer_name: str, buyer_email: str) -> byte
     ).encode()
 
 
-def _publish(http: httpx.Client, node: Any, smp_url: str, participant: str) -> None:
+def _publish(http: httpx2.Client, node: Any, smp_url: str, participant: str) -> None:
     """Publish `participant` in a node's SMP with the node's AS4 endpoint (and so at the SML)."""
     import smp
     import ubl
@@ -160,7 +160,7 @@ def _publish(http: httpx.Client, node: Any, smp_url: str, participant: str) -> N
                  headers=auth).raise_for_status()
 
 
-def _until_final(http: httpx.Client, api: str, token: str, entry_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _until_final(http: httpx2.Client, api: str, token: str, entry_ids: list[str]) -> dict[str, dict[str, Any]]:
     final = {"delivered", "sent", "opened", "failed", "needs_email"}
     auth = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + DEADLINE
@@ -207,7 +207,7 @@ def run_demo(base: Path) -> int:
         tls = ssl.create_default_context(cafile=str(dir_a / "keys" / "tls-ca.cert.pem"))
         _say("== starting both nodes (peppol-node serve)")
         # No keep-alive: an idle connection would hold each node's graceful shutdown open.
-        with httpx.Client(verify=tls, timeout=30, headers={"Connection": "close"}) as http, \
+        with httpx2.Client(verify=tls, timeout=30, headers={"Connection": "close"}) as http, \
                 contextlib.ExitStack() as nodes:
             proc_a = nodes.enter_context(_serve(dir_a, base / "node-a.log"))
             _wait_healthy(http, url_a, proc_a, base / "node-a.log")
@@ -253,7 +253,7 @@ def run_demo(base: Path) -> int:
         return _summary(docs, ids, entries, receipts, sink, inbox_b, elapsed, mailed)
 
 
-def _by_email(http: httpx.Client, node: Any, intake_port: int, auth: dict[str, str]) -> dict[str, Any]:
+def _by_email(http: httpx2.Client, node: Any, intake_port: int, auth: dict[str, str]) -> dict[str, Any]:
     """Step 5: a trusted sender mails invoice 3; its draft is sent. Returns the outbox entry."""
     import smtplib
     from email.message import EmailMessage

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 from cryptography import x509
 from starlette.applications import Starlette
 
@@ -89,8 +89,8 @@ class Discovery:
         return ctx
 
     @cached_property
-    def sml_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(verify=self._sml_client_tls(), timeout=httpx.Timeout(30, connect=5))
+    def sml_http(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(verify=self._sml_client_tls(), timeout=httpx2.Timeout(30, connect=5))
 
     # -- our SMP ------------------------------------------------------------------------
     @cached_property
@@ -161,7 +161,7 @@ class Discovery:
             yield
 
     # -- finding other participants ----------------------------------------------------
-    def resolver(self, http: httpx.AsyncClient) -> smp.SmpResolver:
+    def resolver(self, http: httpx2.AsyncClient) -> smp.SmpResolver:
         """SML (NAPTR) then SMP (signed, verified against our trust), with the node's policy."""
         zone, resolver = self.zone, self.dns_resolver
 

@@ -43,7 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # httpx logs every request at INFO ("HTTP Request: POST ... 500"): the node logs what its
+    # httpx2 logs every request at INFO ("HTTP Request: POST ... 500"): the node logs what its
     # calls mean instead (SML registration, deliveries), so only their warnings get through.
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx2", "httpcore2"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 
 import shares
@@ -245,7 +245,7 @@ async def receiving_elsewhere(node: Node, pid: ubl.ParticipantId) -> OtherAccess
     smp_url = await _smp_url_at_sml(node, pid)
     if smp_url is None or smp_url.rstrip("/") == node.discovery.smp_public_url.rstrip("/"):
         return None
-    async with httpx.AsyncClient(verify=node.discovery.client_tls(), timeout=httpx.Timeout(15, connect=5)) as http:
+    async with httpx2.AsyncClient(verify=node.discovery.client_tls(), timeout=httpx2.Timeout(15, connect=5)) as http:
         policy = smp.SmpPolicy(trust=node.trust, revocation=node.revocation, production=node.settings.production)
         try:
             found = await smp.SmpClient(http, policy).lookup_endpoint(

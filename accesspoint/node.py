@@ -138,7 +138,7 @@ class Node:
 
     @cached_property
     def delivery(self) -> DeliveryService:
-        """Outbox, inbox and workers: AS4 + SML/SMP lookups over one httpx client, email fallback."""
+        """Outbox, inbox and workers: AS4 + SML/SMP lookups over one httpx2 client, email fallback."""
         from datetime import timedelta
 
         import ubl

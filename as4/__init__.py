@@ -1,7 +1,7 @@
 """Peppol AS4 (profile 2.0.3): build, seal, parse, open and answer messages; send and receive them.
 
 The core is sans-I/O (bytes in, typed objects out, only `As4Error` raised for
-bad input); `as4.client` (httpx) and `as4.service` (Starlette) are the edges.
+bad input); `as4.client` (httpx2) and `as4.service` (Starlette) are the edges.
 """
 
 from as4.blob import Blob

@@ -1,4 +1,4 @@
-"""Sending: POST a sealed message with httpx, retry what may succeed later, verify the receipt.
+"""Sending: POST a sealed message with httpx2, retry what may succeed later, verify the receipt.
 
 Retries (protocol.md §1.8): transport failures and 5xx answers, with
 exponential backoff, always the same bytes and MessageId so the receiver's
@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 from cryptography import x509
 
 from as4.errors import As4Error, EbmsError, PeerRejected
@@ -37,7 +37,7 @@ __all__ = ["Outcome", "Attempt", "SendResult", "send_message", "make_client", "t
 CONNECT_TIMEOUT = 5.0
 RESPONSE_TIMEOUT = 120.0
 POOL_TIMEOUT = 1.0
-#: Connections per client, all kept alive between messages. httpx keeps only 20 idle by default:
+#: Connections per client, all kept alive between messages. httpx2 keeps only 20 idle by default:
 #: a node's delivery workers send up to batch x workers messages at once, and every connection
 #: over 20 was closed after its message, so most sends paid a new TLS handshake (py-spy of a
 #: sending node: the handshake and connect were 11% of its samples).
@@ -82,12 +82,12 @@ def tls_context(cafile: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def make_client(*, verify: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+def make_client(*, verify: ssl.SSLContext | None = None) -> httpx2.AsyncClient:
     """An AsyncClient with the Peppol timeouts; the caller owns and closes it."""
-    return httpx.AsyncClient(
+    return httpx2.AsyncClient(
         verify=verify or tls_context(),
-        timeout=httpx.Timeout(RESPONSE_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT),
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
+        timeout=httpx2.Timeout(RESPONSE_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT),
+        limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
                             keepalive_expiry=30.0),
         follow_redirects=False,
     )
@@ -103,7 +103,7 @@ def _is_duplicate(exc: PeerRejected) -> bool:
 
 
 async def send_message(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     url: str,
     message: OutboundMessage,
     *,
@@ -127,9 +127,9 @@ async def send_message(
             headers = {**message.headers, "Content-Length": str(message.size)}
             response = await client.post(url, content=_body(message), headers=headers)
             body = await response.aread()
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             # a failure after the request went out may mean it arrived and only the receipt was lost
-            maybe_arrived = maybe_arrived or not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            maybe_arrived = maybe_arrived or not isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout))
             attempts.append(Attempt(number, started, time.monotonic() - t0, None, f"{type(exc).__name__}: {exc}"))
         else:
             last_status = response.status_code

@@ -33,7 +33,7 @@ __all__ = ["ReceiverPolicy", "Payload", "ReceivedDocument", "open_user_message",
 
 @dataclass(frozen=True)
 class ReceiverPolicy:
-    """What a receiver accepts; like httpx `Limits`, a small immutable value object."""
+    """What a receiver accepts; like httpx2 `Limits`, a small immutable value object."""
 
     #: whole HTTP body
     max_message_bytes: int = 512 * 1024 * 1024

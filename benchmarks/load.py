@@ -47,7 +47,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
+import httpx2
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -105,7 +105,7 @@ async def drive(node: ReceiverNode, sender: SendingAp, pool: list[as4.OutboundMe
     ran_out = False
     numbers = iter(range(10**9))
 
-    async def one(client: httpx.AsyncClient) -> None:
+    async def one(client: httpx2.AsyncClient) -> None:
         nonlocal receipts, ran_out
         while time.monotonic() < deadline:
             started = time.monotonic()
@@ -127,8 +127,8 @@ async def drive(node: ReceiverNode, sender: SendingAp, pool: list[as4.OutboundMe
                 errors[f"{result.outcome.name}: {kind}"] += 1
 
     started = time.monotonic()
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(verify=node.tls(), timeout=60, limits=limits) for _ in range(senders)]
+    limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx2.AsyncClient(verify=node.tls(), timeout=60, limits=limits) for _ in range(senders)]
     try:
         await asyncio.gather(*(one(c) for c in clients))
     finally:

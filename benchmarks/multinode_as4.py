@@ -88,7 +88,7 @@ class Serve:
     def _wait_healthy(self, directory: Path, port: int) -> None:
         import ssl
 
-        import httpx
+        import httpx2
 
         tls = ssl.create_default_context(cafile=str(directory / "keys" / "tls-ca.cert.pem"))
         deadline = time.monotonic() + 120
@@ -96,9 +96,9 @@ class Serve:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve {directory} exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"https://127.0.0.1:{port}/healthz", verify=tls, timeout=2).status_code == 200:
+                if httpx2.get(f"https://127.0.0.1:{port}/healthz", verify=tls, timeout=2).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"serve {directory} did not become healthy")

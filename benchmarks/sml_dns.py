@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dns.asyncquery  # noqa: E402
 import dns.message  # noqa: E402
-import httpx  # noqa: E402
+import httpx2  # noqa: E402
 
 import sml  # noqa: E402
 from accesspoint.db import create_engine, migrate  # noqa: E402
@@ -76,7 +76,7 @@ async def _soap_rate(tmp: Path, count: int) -> None:
     async with sml.HttpsServer(sml.create_sml_app(local), certfile=server_cert, keyfile=server_key,
                                client_ca=client_ca) as server:
         ctx = sml.mtls_context(cert=smp_cert, key=smp_key, ca=tls_ca)
-        async with httpx.AsyncClient(verify=ctx) as http:
+        async with httpx2.AsyncClient(verify=ctx) as http:
             client = sml.SmlClient(server.url, "SMP", http=http)
             await client.create_smp("https://smp.bench.test/", "127.0.0.1")
             t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Revocation checking: OCSP first, CRL as the fallback, answers cached until nextUpdate.
 
 This is the one module of `certs` that goes to the network (plain HTTP, as
-OCSP and CRL distribution do), through an `httpx.Client` the caller may inject.
+OCSP and CRL distribution do), through an `httpx2.Client` the caller may inject.
 
 Soft fail: when neither OCSP nor CRL gives an answer, a checker with
 `soft_fail=True` lets the certificate through (and records why), one with
@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import httpx2
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -101,13 +101,13 @@ class RevocationChecker:
         self,
         *,
         soft_fail: bool = False,
-        http: httpx.Client | None = None,
+        http: httpx2.Client | None = None,
         timeout: float = 10.0,
         use_ocsp: bool = True,
         use_crl: bool = True,
     ) -> None:
         self.soft_fail = soft_fail
-        self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._http = http or httpx2.Client(timeout=timeout, follow_redirects=False)
         self._use_ocsp = use_ocsp
         self._use_crl = use_crl
         self._cache: dict[tuple[bytes, int], RevocationResult] = {}
@@ -173,7 +173,7 @@ class RevocationChecker:
             try:
                 self.last_fetches += 1
                 response = self._http.post(url, content=body, headers={"Content-Type": "application/ocsp-request"})
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 last = f"{url} unreachable ({type(exc).__name__})"
                 continue
             if response.status_code != 200:
@@ -240,7 +240,7 @@ class RevocationChecker:
             try:
                 self.last_fetches += 1
                 response = self._http.get(url)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 last = f"{url} unreachable ({type(exc).__name__})"
                 continue
             if response.status_code != 200:

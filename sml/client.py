@@ -1,11 +1,11 @@
 """The SML management client: an SMP registers itself and its participants.
 
 BDMSL SOAP 1.1 over mutual TLS with the SMP certificate (protocol.md §6). The
-caller owns the httpx client (TLS, timeouts, pool); `mtls_context` builds the
+caller owns the httpx2 client (TLS, timeouts, pool); `mtls_context` builds the
 SSL context from the SMP key and certificate:
 
     ctx = mtls_context(cert="smp.cert.pem", key="smp.key.pem", ca="sml-tls-ca.pem")
-    async with httpx.AsyncClient(verify=ctx) as http:
+    async with httpx2.AsyncClient(verify=ctx) as http:
         sml = SmlClient(Zone.TEST.management_url, "MYSMP", http=http)
         await sml.create_participant(ParticipantId.parse("0088:123abc"))
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from ubl import ParticipantId
 
@@ -54,7 +54,7 @@ def mtls_context(
 class SmlClient:
     """ManageServiceMetadata and ManageParticipantIdentifier for the SMP `smp_id`."""
 
-    def __init__(self, base_url: str, smp_id: str, *, http: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, smp_id: str, *, http: httpx2.AsyncClient) -> None:
         if not base_url:
             raise ValueError("the SML management URL is required")
         self.base_url = base_url.rstrip("/")
@@ -67,7 +67,7 @@ class SmlClient:
         headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": f'"{op.soap_action}"'}
         try:
             response = await self.http.post(url, content=build_request(request), headers=headers)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise SmlTransportError(f"SML {url} unreachable: {exc!r}") from exc
         if response.status_code not in (200, 500) or "xml" not in response.headers.get("content-type", ""):
             raise SmlTransportError(f"SML {url} answered HTTP {response.status_code} without a SOAP body")

@@ -1,7 +1,7 @@
 """Peppol SMP 1.x: the client that finds a receiver's endpoint, and our own SMP server.
 
 Pure modules turn bytes into typed values (`parse`, `signature`, `select`,
-`build`); the edges are `client` (an injected httpx.AsyncClient) and `server`
+`build`); the edges are `client` (an injected httpx2.AsyncClient) and `server`
 (a Starlette app over an `SmpStore`). Every error is an `SmpError`. smp never
 imports `accesspoint`; DNS (SML) lookups come in through `SmpResolver`'s
 `locate_smp` callable.

@@ -1,6 +1,6 @@
-"""The SMP client: the httpx edge around the pure parse/verify/select modules.
+"""The SMP client: the httpx2 edge around the pure parse/verify/select modules.
 
-The caller owns the `httpx.AsyncClient` (TLS trust for the SMP's HTTPS
+The caller owns the `httpx2.AsyncClient` (TLS trust for the SMP's HTTPS
 certificate, timeouts, pool). Peppol trust (who may sign SMP answers, which AP
 certificates are good) comes in through `SmpPolicy`.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from cryptography import x509
 
 import certs
@@ -122,16 +122,16 @@ class SmpEndpoint:
 def _map_errors(url: str) -> Iterator[None]:
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise SmpUnavailable(f"SMP {url} timed out: {type(exc).__name__}") from exc
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise SmpUnavailable(f"SMP {url} could not be reached: {exc or type(exc).__name__}") from exc
 
 
 class SmpClient:
     """Reads ServiceGroups and SignedServiceMetadata, verifies them, and picks endpoints."""
 
-    def __init__(self, http: httpx.AsyncClient, policy: SmpPolicy, *,
+    def __init__(self, http: httpx2.AsyncClient, policy: SmpPolicy, *,
                  cache: TtlCache[VerifiedServiceMetadata] | None = None) -> None:
         self.http = http
         self.policy = policy

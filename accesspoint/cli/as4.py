@@ -134,7 +134,7 @@ def _wrap_ubl(data: bytes, args: argparse.Namespace) -> bytes:
 
 def _send(args: argparse.Namespace) -> int:
     import certs
-    import httpx
+    import httpx2
 
     import as4
 
@@ -180,7 +180,7 @@ def _send(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(run())
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         return _fail(f"HTTP error: {exc}", EXIT_FAILED, message_id=message.message_id)
     error = result.error
     _emit({

@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 from cryptography import x509
 
 import certs
@@ -123,7 +123,7 @@ async def _run(args: argparse.Namespace, out: dict[str, Any]) -> int:
     out["smp_url"] = smp_url
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=args.tls_ca) if args.tls_ca else True
     policy = smp.SmpPolicy(trust=trust, production=not args.allow_http)
-    async with httpx.AsyncClient(verify=verify, timeout=args.timeout) as http:
+    async with httpx2.AsyncClient(verify=verify, timeout=args.timeout) as http:
         client = smp.SmpClient(http, policy)
         try:
             found = await client.lookup_endpoint(smp_url, pid, doctype, process, at=at)

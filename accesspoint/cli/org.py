@@ -74,13 +74,13 @@ def _say_registrations(node: Node, registrations: list[Registration]) -> None:
 
 async def _apply(node: Node, pids: list[ubl.ParticipantId], receive: bool) -> list[Registration]:
     """`network.switch_receive`, the web app's receive switch too (EC-7 lookup first, then SMP and SML)."""
-    import httpx
+    import httpx2
 
     from accesspoint import network
 
     try:
         # Fast: an SML that is not up (our local one while `serve` is down) is not waited for.
-        node.discovery.sml_http.timeout = httpx.Timeout(10, connect=2)
+        node.discovery.sml_http.timeout = httpx2.Timeout(10, connect=2)
         return (await network.switch_receive(node, pids, receive)).registrations
     finally:
         await node.discovery.aclose()

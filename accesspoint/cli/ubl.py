@@ -188,7 +188,7 @@ def render_command(args: argparse.Namespace) -> int:
 
 
 def rules_install_command(args: argparse.Namespace) -> int:
-    import httpx
+    import httpx2
 
     version = args.version or DEFAULT_VERSION[args.name]
     url, pinned = RELEASES[args.name].get(version, (None, None))
@@ -202,11 +202,11 @@ def rules_install_command(args: argparse.Namespace) -> int:
         return 2
     dest = args.dest or rules_cache.cache_dir() / args.name
     try:
-        with httpx.Client(timeout=httpx.Timeout(60.0), follow_redirects=True) as client:
+        with httpx2.Client(timeout=httpx2.Timeout(60.0), follow_redirects=True) as client:
             response = client.get(url)
             response.raise_for_status()
             archive = response.content
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         _err(f"download of {url} failed: {exc}")
         return 2
     try:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-import httpx
+import httpx2
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -76,23 +76,23 @@ def _receipt_evidence(receipt: as4.VerifiedReceipt) -> bytes:
 
 
 #: AS4 sends in flight at once per transport (per `serve` process). The delivery workers may hand it
-#: batch x workers entries together (80 by default); sending more than this many at once gains nothing
-#: on a few cores, and it costs: httpcore's pool scans every open connection, and for each idle one
-#: counts them all again, on every request it adds or removes. With 80 connections that scan was 36%
-#: of a sending node's samples (py-spy, benchmarks/multinode_as4.py); with 16 it is a few percent.
+#: batch x workers entries together (80 by default); more than this many at once gains nothing on a few
+#: cores and costs connections. (With httpx's pool, whose bookkeeping walked every open connection on
+#: every request, 80 connections were 36% of a sending node's samples; httpx2 keeps that state
+#: incrementally, and this bound now only keeps the number of connections to one receiver sane.)
 MAX_IN_FLIGHT = 16
 
 
 class As4HttpTransport:
-    """Seals with our AP key and POSTs with the caller's httpx client (which owns TLS and pooling).
+    """Seals with our AP key and POSTs with the caller's httpx2 client (which owns TLS and pooling).
 
     `max_attempts` is the quick in-request retry of `as4.send_message` (it also spots a
     duplicate answer after a lost receipt); the durable, long backoff is the worker's.
     At most `max_in_flight` messages are sealed and sent at once; the others wait their turn
-    (outside httpx, so they never meet its pool timeout).
+    (outside httpx2, so they never meet its pool timeout).
     """
 
-    def __init__(self, client: httpx.AsyncClient, *, keys: certs.KeyPair | Callable[[], certs.KeyPair],
+    def __init__(self, client: httpx2.AsyncClient, *, keys: certs.KeyPair | Callable[[], certs.KeyPair],
                  trust: certs.TrustStore,
                  revocation: certs.RevocationChecker | None, clock: Callable[[], datetime],
                  max_attempts: int = 2, backoff: float = 0.5, max_in_flight: int = MAX_IN_FLIGHT) -> None:

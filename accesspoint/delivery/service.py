@@ -1,10 +1,10 @@
 """The delivery services of one node, built from its collaborators: what `serve` starts.
 
-    service = DeliveryService.for_node(node)      # AS4 + SML/SMP discovery over its own httpx client
+    service = DeliveryService.for_node(node)      # AS4 + SML/SMP discovery over its own httpx2 client
     app routes use service.outbox / service.inbox / service.as4_store
     async with service.running(workers=2): ...   # the delivery workers, beside the web app
 
-Everything is passed in (session factory, clock, resolver, httpx client,
+Everything is passed in (session factory, clock, resolver, httpx2 client,
 mailer), so tests and the CLI build the same object with real parts of their
 choosing.
 """
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 from sqlalchemy.orm import Session, sessionmaker
 
 import smp
@@ -105,7 +105,7 @@ class DeliveryService:
 
     @classmethod
     def from_node(cls, node: Node, *, resolver: smp.EndpointResolver | None = None,
-                  http: httpx.AsyncClient | None = None, **kwargs: Any) -> DeliveryService:
+                  http: httpx2.AsyncClient | None = None, **kwargs: Any) -> DeliveryService:
         """The node's delivery: AS4 over `http` with the node's AP key, lookups through `resolver`."""
         settings = node.settings
         as4 = None
@@ -121,7 +121,7 @@ class DeliveryService:
 
     @classmethod
     def for_node(cls, node: Node, **kwargs: Any) -> DeliveryService:
-        """The complete delivery of a node: AS4 and SML/SMP lookups over one owned httpx client
+        """The complete delivery of a node: AS4 and SML/SMP lookups over one owned httpx2 client
         (TLS as `node.discovery` sets it up), closed by `aclose()` or when `running()` ends."""
         import as4
 
@@ -130,7 +130,7 @@ class DeliveryService:
         service.owned_http = http
         return service
 
-    owned_http: httpx.AsyncClient | None = None
+    owned_http: httpx2.AsyncClient | None = None
 
     async def aclose(self) -> None:
         if self.owned_http is not None:

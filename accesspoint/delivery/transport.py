@@ -1,6 +1,6 @@
 """What the delivery worker needs from the AS4 sender, as a Protocol.
 
-The composition root passes an adapter over the as4 package's httpx sender
+The composition root passes an adapter over the as4 package's httpx2 sender
 (`accesspoint.delivery.as4_adapter`); the worker only sees this contract:
 `send` returns the verified receipt or raises `As4SendError` saying whether a
 retry can help.

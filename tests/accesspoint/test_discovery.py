@@ -53,9 +53,9 @@ def test_dns_down_is_retried_never_mailed(database_url, tmp_path):
         return await sml.lookup_smp_url(pid, ZONE, resolver="127.0.0.1:9", timeout=0.5)
 
     async def scenario() -> None:
-        import httpx
+        import httpx2
 
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             resolver = smp.SmpResolver(locate, smp.SmpClient(http, smp.SmpPolicy(trust=None)))  # type: ignore[arg-type]
             router = Router(sessions, SmpDirectory(resolver, clock=clock))
             outbox = Outbox(sessions, clock=clock, router=router)

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -43,7 +43,7 @@ class Side:
     engine: object
 
 
-def tls_client(pki) -> httpx.AsyncClient:
+def tls_client(pki) -> httpx2.AsyncClient:
     ctx = as4.tls_context()
     ctx.load_verify_locations(cadata=certs.certificate_pem(pki.tls_ca.cert).decode())
     return as4.make_client(verify=ctx)
@@ -68,7 +68,7 @@ class Network:
             app = as4.create_app(receiver, service.as4_store)
             server = AsgiServer(wrap_b(app) if name == "b" else app, tls_cert=tls_cert, tls_key=tls_key)
             self.sides[name] = Side(service, server, sessions, engine)
-        # one event loop for the whole test: the httpx client's pooled connections belong to it
+        # one event loop for the whole test: the httpx2 client's pooled connections belong to it
         self.loop = asyncio.new_event_loop()
         self.http = tls_client(self.pki)
         for name, other, ap, peer in (("a", "b", ap_a, ap_b), ("b", "a", ap_b, ap_a)):
@@ -171,7 +171,7 @@ class InFlight:
 @pytest.mark.parametrize("limit", [1, 2])
 def test_the_transport_keeps_at_most_max_in_flight_messages_on_the_wire(network, limit):
     """The delivery worker hands a whole batch over at once; the transport lets `max_in_flight` through
-    (httpcore's pool costs grow with every open connection: accesspoint/delivery/peppol.py)."""
+    (a bounded number of connections per receiver: accesspoint/delivery/peppol.py)."""
     counter = {}
 
     def wrap(app):  # noqa: ANN001, ANN202

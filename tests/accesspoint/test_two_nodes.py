@@ -11,7 +11,7 @@ import ssl
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -96,7 +96,7 @@ def test_invoice_from_node_a_reaches_node_b_over_sml_smp_and_as4(tmp_path):
         async def scenario() -> None:
             # B publishes its buyer in its SMP (which registers it at A's local SML).
             ca = str(node_b.settings.path("keys/tls-ca.cert.pem"))
-            async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=30) as http:
+            async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=30) as http:
                 base = f"https://127.0.0.1:{port_b}/smp"
                 auth = {"Authorization": f"Bearer {node_b.settings.web.api_token}"}
                 (await http.put(smp.service_group_url(base, buyer), headers=auth)).raise_for_status()

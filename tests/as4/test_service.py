@@ -1,10 +1,10 @@
-"""The Starlette receiver and the httpx sender, talking through httpx's ASGI transport to the real app."""
+"""The Starlette receiver and the httpx2 sender, talking through httpx2's ASGI transport to the real app."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 import pytest
 
 import as4
@@ -27,19 +27,19 @@ async def no_sleep(_seconds: float) -> None:
     return None
 
 
-class LoseFirstResponse(httpx.AsyncBaseTransport):
+class LoseFirstResponse(httpx2.AsyncBaseTransport):
     """Deliver every request to the real app, but drop the answer to the first one (a lost receipt)."""
 
     def __init__(self, app) -> None:
-        self.inner = httpx.ASGITransport(app=app)
+        self.inner = httpx2.ASGITransport(app=app)
         self.calls = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.calls += 1
         response = await self.inner.handle_async_request(request)
         await response.aread()
         if self.calls == 1:
-            raise httpx.ReadTimeout("response lost", request=request)
+            raise httpx2.ReadTimeout("response lost", request=request)
         return response
 
 
@@ -71,7 +71,7 @@ def test_send_receive_store_and_duplicate(aps, now, tmp_path):
     out = message(aps, now)
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             first = await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep)
             second = await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep)
             return first, second
@@ -90,7 +90,7 @@ def test_rejected_message_stores_nothing(aps, now, tmp_path):
     out = message(aps, now)
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             return await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep)
 
     result = run(go())
@@ -110,7 +110,7 @@ def test_retries_on_5xx_with_the_same_message_id(aps, now, tmp_path):
         delays.append(seconds)
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             return await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=sleep,
                                           backoff=1.0)
 
@@ -125,7 +125,7 @@ def test_gives_up_after_max_attempts(aps, now, tmp_path):
     app = flaky(as4.create_app(receiver(aps), as4.DirectoryStore(tmp_path)), failures=10)
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             return await as4.send_message(client, URL, message(aps, now), receiver_cert=aps.receiver.cert,
                                           sleep=no_sleep, max_attempts=3)
 
@@ -140,7 +140,7 @@ def test_lost_receipt_is_recovered_from_the_stored_receipt(aps, now, tmp_path):
     out = message(aps, now)
 
     async def go():
-        async with httpx.AsyncClient(transport=transport) as client:
+        async with httpx2.AsyncClient(transport=transport) as client:
             return await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep)
 
     result = run(go())
@@ -171,7 +171,7 @@ def test_duplicate_error_after_lost_receipt_is_probably_delivered(aps, now, tmp_
     transport = LoseFirstResponse(phase4_like)
 
     async def go():
-        async with httpx.AsyncClient(transport=transport) as client:
+        async with httpx2.AsyncClient(transport=transport) as client:
             return await as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep)
 
     result = run(go())
@@ -183,7 +183,7 @@ def test_non_post_and_garbage(aps, now, tmp_path):
     app = as4.create_app(receiver(aps), as4.DirectoryStore(tmp_path))
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             get = await client.get(URL)
             junk = await client.post(URL, content=b"\x00" * 100, headers={"content-type": "multipart/related"})
             return get, junk
@@ -201,7 +201,7 @@ def test_oversized_body_is_refused(aps, now, tmp_path, limit):
     out = message(aps, now)
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
             return await client.post(URL, content=out.body, headers=out.headers)
 
     resp = run(go())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,9 +206,9 @@ class ReceiverNode:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"receiver exited: {self.log()[-2000:]}")
             try:
-                return httpx.get(f"https://127.0.0.1:{self.port}/healthz", verify=self.tls(), timeout=2)\
+                return httpx2.get(f"https://127.0.0.1:{self.port}/healthz", verify=self.tls(), timeout=2)\
                     .status_code == 200
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 return False
 
         wait_until(healthy, timeout, "receiver start", interval=0.1)
@@ -269,7 +269,7 @@ class SendingAp:
     def verify_signer(self, cert, at):  # noqa: ANN001, ANN201
         return certs.verify_ap_certificate(cert, trust=self.pki.trust_store(), at=at)
 
-    async def send(self, client: httpx.AsyncClient, url: str, message: as4.OutboundMessage, receiver: ReceiverNode,
+    async def send(self, client: httpx2.AsyncClient, url: str, message: as4.OutboundMessage, receiver: ReceiverNode,
                    *, max_attempts: int = 8, backoff: float = 0.5) -> as4.SendResult:
         return await as4.send_message(client, url, message, receiver_cert=receiver.ap_cert,
                                       verify_signer=self.verify_signer, max_attempts=max_attempts, backoff=backoff,

@@ -16,7 +16,7 @@ import ssl
 import sys
 from datetime import datetime, timedelta
 
-import httpx
+import httpx2
 
 import certs
 import smp
@@ -37,7 +37,7 @@ async def run(args: argparse.Namespace) -> int:
     node.offset = timedelta(seconds=args.clock_offset)
     node.migrate()
     resolver = smp.StaticResolver(args.url, certs.load_certificate(args.cert))
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=args.ca), timeout=30) as http:
+    async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=args.ca), timeout=30) as http:
         service = DeliveryService.from_node(node, resolver=resolver, http=http)
         workers = [service.worker(f"{args.name}-{i}") for i in range(2)]
         if args.until_idle:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -76,7 +76,7 @@ def sender(pki) -> SendingAp:  # noqa: ANN001
 def send_in_background(sender: SendingAp, receiver: ReceiverNode, url: str, message: as4.OutboundMessage,
                        out: dict) -> threading.Thread:
     async def go() -> as4.SendResult:
-        async with httpx.AsyncClient(verify=receiver.tls(), timeout=30) as client:
+        async with httpx2.AsyncClient(verify=receiver.tls(), timeout=30) as client:
             return await sender.send(client, url, message, receiver)
 
     def run() -> None:
@@ -279,7 +279,7 @@ def test_database_restarted_under_load_loses_nothing_acknowledged(tmp_path: Path
         node.start()
 
         async def one_sender(batch: list[as4.OutboundMessage]) -> list[as4.SendResult]:
-            async with httpx.AsyncClient(verify=node.tls(), timeout=30) as client:
+            async with httpx2.AsyncClient(verify=node.tls(), timeout=30) as client:
                 return [await sender.send(client, node.url, m, node, max_attempts=10, backoff=0.5) for m in batch]
 
         async def load() -> list[as4.SendResult]:

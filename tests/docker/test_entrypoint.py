@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import yaml
 
@@ -173,7 +173,7 @@ def wait_for(check, proc: subprocess.Popen, what: str, timeout: float = 60) -> o
     while True:
         try:
             return check()
-        except (httpx.TransportError, OSError):
+        except (httpx2.TransportError, OSError):
             if proc.poll() is not None:
                 raise AssertionError(f"{what} exited with {proc.returncode}: {proc.stderr.read()}") from None
             if time.monotonic() > deadline:
@@ -221,7 +221,7 @@ def test_entrypoint_serves_healthz_and_passes_its_own_healthcheck(secrets_tree: 
                                                                    database) -> None:
     env, port = _start_node(secrets_tree, tmp_path, database)
     with running(run_entrypoint("serve"), env) as proc:
-        r = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5), proc, "node")
+        r = wait_for(lambda: httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=5), proc, "node")
         assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok", "seat_id": "PXX000001"}
         # What Docker's HEALTHCHECK runs, against the live node...
         check = subprocess.run(run_entrypoint("healthcheck"), env=env, capture_output=True, timeout=30)
@@ -251,7 +251,7 @@ def test_entrypoint_in_tls_mode_serves_https(secrets_tree: Path, tmp_path: Path)
     shutil.copyfile(secrets_tree / "proxy.key.pem", run_secrets / "tls.key.pem")
     with running(run_entrypoint(), env) as proc:  # no command: serve is the default
         context = ssl.create_default_context(cafile=str(secrets_tree / "tls-ca.cert.pem"))
-        with httpx.Client(verify=context, timeout=5) as client:
+        with httpx2.Client(verify=context, timeout=5) as client:
             r = wait_for(lambda: client.get(f"https://127.0.0.1:{port}/healthz",
                                             extensions={"sni_hostname": "node-a.localhost"}), proc, "node")
         assert r.status_code == 200
@@ -305,11 +305,11 @@ def nginx(tmp_path: Path, upstream_port: int, secrets_tree: Path) -> Iterator[tu
 def test_node_behind_the_tls_proxy(secrets_tree: Path, tmp_path: Path, database) -> None:
     env, port = _start_node(secrets_tree, tmp_path, database)
     with running(run_entrypoint("serve"), env) as node:
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5), node, "node")
+        wait_for(lambda: httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=5), node, "node")
         with nginx(tmp_path, port, secrets_tree) as (https_port, _):
             context = ssl.create_default_context(cafile=str(secrets_tree / "tls-ca.cert.pem"))
             url = f"https://127.0.0.1:{https_port}/healthz"
-            with httpx.Client(verify=context, timeout=10) as client:
+            with httpx2.Client(verify=context, timeout=10) as client:
                 r = client.get(url, headers={"Host": "node-a.localhost"},
                                extensions={"sni_hostname": "node-a.localhost"})
                 assert r.status_code == 200 and r.json()["seat_id"] == "PXX000001"
@@ -319,7 +319,7 @@ def test_node_behind_the_tls_proxy(secrets_tree: Path, tmp_path: Path, database)
                                extensions={"sni_hostname": "node-a.localhost"})
                 assert r.status_code == 421
                 # The node's /metrics stays on the private network.
-                assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+                assert httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
                 r = client.get(f"https://127.0.0.1:{https_port}/metrics", headers={"Host": "node-a.localhost"},
                                extensions={"sni_hostname": "node-a.localhost"})
                 assert r.status_code == 404

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.conftest import REPO, run_cli
@@ -52,9 +52,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"https://127.0.0.1:{port}/healthz", verify=ssl.create_default_context(cafile=str(ca)))
+                httpx2.get(f"https://127.0.0.1:{port}/healthz", verify=ssl.create_default_context(cafile=str(ca)))
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert proc.poll() is None, (directory.parent / "serve.log").read_text()
                 assert time.monotonic() < deadline, "node did not start"
                 time.sleep(0.2)
@@ -113,7 +113,7 @@ def test_slow_clients_do_not_block_other_clients(node: tuple[int, Path], kind: s
     with SlowClients(port, ca, SLOW_CONNECTIONS, body=kind == "slow-body") as slow:
         time.sleep(1.0)  # let them settle into the server
         context = ssl.create_default_context(cafile=str(ca))
-        with httpx.Client(verify=context, timeout=10) as client:
+        with httpx2.Client(verify=context, timeout=10) as client:
             timings = []
             for _ in range(5):
                 started = time.monotonic()
@@ -138,7 +138,7 @@ def test_a_handshake_that_never_starts_does_not_block(node: tuple[int, Path]) ->
     idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(SLOW_CONNECTIONS)]
     try:
         started = time.monotonic()
-        r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=ssl.create_default_context(cafile=str(ca)),
+        r = httpx2.get(f"https://127.0.0.1:{port}/healthz", verify=ssl.create_default_context(cafile=str(ca)),
                       timeout=10)
         assert r.status_code == 200 and time.monotonic() - started < 2.0
     finally:

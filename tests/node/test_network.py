@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.conftest import REPO, run_cli
@@ -145,7 +145,7 @@ def test_two_nodes_made_with_init_port_alone_serve_side_by_side(tmp_path: Path) 
     with serving(a), serving(b):
         for node, port in ((a, first), (b, second)):
             verify = ssl.create_default_context(cafile=str(node / "keys/tls-ca.cert.pem"))
-            r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=verify, timeout=30)
+            r = httpx2.get(f"https://127.0.0.1:{port}/healthz", verify=verify, timeout=30)
             assert r.status_code == 200
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from tests.conftest import REPO, run_cli
 
@@ -32,12 +32,12 @@ def test_serve_answers_health_over_tls_and_logs_json(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        with httpx.Client(verify=ssl.create_default_context(cafile=str(node / "keys/tls-ca.cert.pem"))) as client:
+        with httpx2.Client(verify=ssl.create_default_context(cafile=str(node / "keys/tls-ca.cert.pem"))) as client:
             while True:
                 try:
                     r = client.get(f"https://127.0.0.1:{port}/healthz")
                     break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     assert proc.poll() is None, proc.stderr.read()
                     assert time.monotonic() < deadline, "node did not start"
                     time.sleep(0.2)
@@ -45,11 +45,11 @@ def test_serve_answers_health_over_tls_and_logs_json(tmp_path: Path) -> None:
         assert r.json()["status"] == "ok" and r.json()["seat_id"] == "PXX000001"
         assert r.http_version == "HTTP/1.1"
         # Plain HTTP to the TLS port is refused.
-        with httpx.Client() as plain:
+        with httpx2.Client() as plain:
             try:
                 plain.get(f"http://127.0.0.1:{port}/healthz")
                 raised = False
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 raised = True
             assert raised
     finally:
@@ -76,13 +76,13 @@ def test_serve_publishes_participants_through_its_smp_and_local_sml(tmp_path: Pa
     try:
         tls = ssl.create_default_context(cafile=str(node / "keys/tls-ca.cert.pem"))
         base = f"https://127.0.0.1:{port}"
-        with httpx.Client(verify=tls, timeout=30) as client:
+        with httpx2.Client(verify=tls, timeout=30) as client:
             deadline = time.monotonic() + 60
             while True:
                 try:
                     if client.get(f"{base}/healthz").status_code == 200:
                         break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     pass
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)

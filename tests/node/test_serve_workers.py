@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.conftest import REPO, run_cli
@@ -97,7 +97,7 @@ class Served:
         return any(e.get("event") == name for e in self.events())
 
     def healthz(self, timeout: float = 10) -> int:
-        with httpx.Client(verify=self.tls, timeout=timeout) as client:
+        with httpx2.Client(verify=self.tls, timeout=timeout) as client:
             return client.get(f"https://127.0.0.1:{self.port}/healthz").status_code
 
     def worker(self) -> int:
@@ -132,7 +132,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 def _answers(s: Served) -> bool:
     try:
         return s.healthz(timeout=2) == 200
-    except httpx.TransportError:
+    except httpx2.TransportError:
         return False
 
 
@@ -199,12 +199,12 @@ def test_a_worker_delivers_from_the_outbox_while_the_primary_is_stopped(served: 
     os.kill(served.proc.pid, signal.SIGSTOP)
     try:
         base = f"https://127.0.0.1:{served.port}"
-        with httpx.Client(verify=served.tls, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+        with httpx2.Client(verify=served.tls, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
             def submitted() -> str | None:
                 try:
                     r = client.post(f"{base}/api/v1/documents", content=invoice("WORKER-1"),
                                     headers={"content-type": "application/xml"}, timeout=5)
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     return None  # the worker is still starting
                 assert r.status_code in (200, 201), r.text
                 return r.json()["id"]

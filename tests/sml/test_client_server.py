@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-import httpx
+import httpx2
 import pytest
 
 from certs import TestPki, certificate_pem
@@ -47,9 +47,9 @@ def pki(tmp_path_factory):
     return files
 
 
-def _client(pki, which: str, server: HttpsServer, smp_id: str) -> tuple[httpx.AsyncClient, SmlClient]:
+def _client(pki, which: str, server: HttpsServer, smp_id: str) -> tuple[httpx2.AsyncClient, SmlClient]:
     ctx = mtls_context(cert=pki[f"{which}_cert"], key=pki[f"{which}_key"], ca=pki["tls_ca"])
-    http = httpx.AsyncClient(verify=ctx, timeout=10)
+    http = httpx2.AsyncClient(verify=ctx, timeout=10)
     return http, SmlClient(server.url + "/edelivery-sml", smp_id, http=http)
 
 
@@ -155,7 +155,7 @@ def test_tls_refuses_missing_or_foreign_client_certificates(pki):
         async with HttpsServer(_app(local), certfile=pki["server_cert"], keyfile=pki["server_key"],
                                client_ca=pki["client_ca"]) as server:
             anonymous = ssl.create_default_context(cafile=str(pki["tls_ca"]))
-            async with httpx.AsyncClient(verify=anonymous, timeout=10) as http:
+            async with httpx2.AsyncClient(verify=anonymous, timeout=10) as http:
                 with pytest.raises(SmlTransportError):
                     await SmlClient(server.url + "/edelivery-sml", "SMP-X", http=http).read_smp()
             # An AP certificate chains to an issuing CA the SML does not accept for SMPs.
@@ -173,7 +173,7 @@ def test_optional_client_certificates(pki):
         async with HttpsServer(_app(local), certfile=pki["server_cert"], keyfile=pki["server_key"],
                                client_ca=pki["client_ca"], client_cert_required=False) as server:
             anonymous = ssl.create_default_context(cafile=str(pki["tls_ca"]))
-            async with httpx.AsyncClient(verify=anonymous, timeout=10) as http:
+            async with httpx2.AsyncClient(verify=anonymous, timeout=10) as http:
                 with pytest.raises(UnauthorizedFault):  # connected, but the SML wants a certificate
                     await SmlClient(server.url + "/edelivery-sml", "SMP-X", http=http).read_smp()
             http, client = _client(pki, "smp1", server, "SMP-ONE")
@@ -187,7 +187,7 @@ def test_optional_client_certificates(pki):
 def test_without_tls_the_app_refuses(pki):
     async def main():
         app = _app(LocalSml(MemorySmlStore(), ZONE))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sml") as http:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://sml") as http:
             with pytest.raises(UnauthorizedFault) as info:
                 await SmlClient("http://sml/edelivery-sml", "SMP-X", http=http).read_smp()
             assert info.value.code == "ERR-101"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 import pytest
 
 from sml import DnsServer, LocalSml, MemorySmlStore, Zone
@@ -31,7 +31,7 @@ def test_peppol_py_resolves_a_participant_registered_at_our_sml(peer_venv, pki):
         async with HttpsServer(_app(local), certfile=pki["server_cert"], keyfile=pki["server_key"],
                                client_ca=pki["client_ca"]) as sml_server, DnsServer(Zone.TEST, store) as dns_server:
             ctx = mtls_context(cert=pki["smp1_cert"], key=pki["smp1_key"], ca=pki["tls_ca"])
-            async with httpx.AsyncClient(verify=ctx, timeout=10) as http:
+            async with httpx2.AsyncClient(verify=ctx, timeout=10) as http:
                 client = SmlClient(sml_server.url + "/edelivery-sml", "SMP-ONE", http=http)
                 await client.create_smp(smp_url, "127.0.0.1")
                 await client.create_participant("iso6523-actorid-upis::0088:123ABC")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 
 import certs
 import sml
@@ -37,7 +37,7 @@ class Network:
     dns_address: str
     tls_ca_file: Path
     trust_file: Path
-    http: httpx.AsyncClient  # trusts our TLS CA
+    http: httpx2.AsyncClient  # trusts our TLS CA
 
     def smp_client(self, **policy: object) -> smp.SmpClient:
         return smp.SmpClient(self.http, smp.SmpPolicy(trust=self.pki.trust_store(), **policy))  # type: ignore[arg-type]
@@ -81,8 +81,8 @@ async def local_network(directory: Path, store: smp.SmpStore | None = None) -> A
 
     sml_store = sml.MemorySmlStore()
     local = sml.LocalSml(sml_store, ZONE)
-    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(tls_ca_file)), timeout=10)
-    sml_http = httpx.AsyncClient(verify=sml.mtls_context(cert=smp_cert_file, key=smp_key_file, ca=tls_ca_file),
+    http = httpx2.AsyncClient(verify=ssl.create_default_context(cafile=str(tls_ca_file)), timeout=10)
+    sml_http = httpx2.AsyncClient(verify=sml.mtls_context(cert=smp_cert_file, key=smp_key_file, ca=tls_ca_file),
                                  timeout=10)
     async with sml.HttpsServer(sml.create_sml_app(local), certfile=tls_cert, keyfile=tls_key,
                                client_ca=client_ca) as sml_server, \

@@ -1,4 +1,4 @@
-"""The client against recorded answers (httpx.MockTransport replaying ../shared/testdata)."""
+"""The client against recorded answers (httpx2.MockTransport replaying ../shared/testdata)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import certs
@@ -38,27 +38,27 @@ def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
-def replay(routes: dict[str, bytes | int]) -> httpx.MockTransport:
+def replay(routes: dict[str, bytes | int]) -> httpx2.MockTransport:
     """Answer each known URL with a recorded file (or a status); anything else is a 404."""
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         url = str(request.url)
         seen.append(url)
         answer = routes.get(url, 404)
         if isinstance(answer, int):
-            return httpx.Response(answer)
-        return httpx.Response(200, content=answer, headers={"content-type": "text/xml"})
+            return httpx2.Response(answer)
+        return httpx2.Response(200, content=answer, headers={"content-type": "text/xml"})
 
-    transport = httpx.MockTransport(handler)
+    transport = httpx2.MockTransport(handler)
     transport.seen = seen  # type: ignore[attr-defined]
     return transport
 
 
-def client(transport: httpx.BaseTransport, trust: certs.TrustStore, **policy: object) -> smp.SmpClient:
+def client(transport: httpx2.BaseTransport, trust: certs.TrustStore, **policy: object) -> smp.SmpClient:
     kwargs = dict(production=False, allow_sha1=True)
     kwargs.update(policy)
-    return smp.SmpClient(httpx.AsyncClient(transport=transport), smp.SmpPolicy(trust=trust, **kwargs))  # type: ignore[arg-type]
+    return smp.SmpClient(httpx2.AsyncClient(transport=transport), smp.SmpPolicy(trust=trust, **kwargs))  # type: ignore[arg-type]
 
 
 def redirect_routes(testdata: Path, target: bytes | None = None) -> tuple[dict[str, bytes | int], str]:
@@ -150,7 +150,7 @@ def test_connection_refused_is_retryable(g2_test: certs.TrustStore) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    c = smp.SmpClient(httpx.AsyncClient(timeout=2), smp.SmpPolicy(trust=g2_test, production=False))
+    c = smp.SmpClient(httpx2.AsyncClient(timeout=2), smp.SmpPolicy(trust=g2_test, production=False))
     with pytest.raises(SmpUnavailable):
         run(c.lookup_service_group(f"http://127.0.0.1:{port}", PID))
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 pytestmark = [pytest.mark.db]
 
 
-def signed_up(server, client: httpx.Client, email: str) -> dict[str, str]:
+def signed_up(server, client: httpx2.Client, email: str) -> dict[str, str]:
     r = client.post("/api/signup", json={"email": email, "password": "a long passphrase", "name": email})
     assert r.status_code == 202
     token = server.mail.link(server.mail.wait_for(email, "Confirm your email")).rsplit("/", 1)[1]
@@ -18,7 +18,7 @@ def signed_up(server, client: httpx.Client, email: str) -> dict[str, str]:
 
 
 def test_api_share_request_and_openapi(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         for path in ("/api/session", "/api/organisations/{org_id}/shares", "/api/invitations/accept",
                      "/api/requests/new", "/api/inbox/requests/{request_id}/accept",
@@ -53,7 +53,7 @@ def test_api_share_request_and_openapi(server):
         assert http.post("/api/invitations/preview", json={"token": "x" * 43}).status_code == 410
         # A cookie-authenticated POST without the CSRF header is refused.
         session_token = client_h["Authorization"][7:]
-        with httpx.Client(base_url=server.base_url, cookies={"pn_session": session_token}) as browserish:
+        with httpx2.Client(base_url=server.base_url, cookies={"pn_session": session_token}) as browserish:
             r = browserish.post("/api/invitations/accept", json={"token": token, "connections": ["peppol_purchase"]})
             assert r.status_code == 403 and r.json()["error"] == "csrf"
             assert browserish.get("/api/me").json()["user"]["email"] == "jan@bakkerij.test"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -144,7 +144,7 @@ def test_an_accepted_authorisation_request_is_the_mandate_that_activates(server,
 
 
 def test_activation_api_twins_and_what_the_operator_adds_is_active_at_once(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         paths = http.get("/openapi.json").json()["paths"]
         for path in ("/api/organisations/{org_id}/activation", "/api/operator/activations",
                      "/api/operator/organisations/{org_id}/approve", "/api/operator/organisations/{org_id}/reject"):

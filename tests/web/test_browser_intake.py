@@ -11,7 +11,7 @@ from __future__ import annotations
 import smtplib
 import time
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -174,7 +174,7 @@ def test_trusted_sender_mail_becomes_a_draft_that_is_sent_internally(server, bro
     ctx.close()
 
     # A plain member sees the drafts but no sender section, and the sender URLs refuse them.
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         signed_up(server, http, "piet@seller.test")
     from datetime import UTC, datetime
 

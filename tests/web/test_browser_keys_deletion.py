@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-import httpx
+import httpx2
 import pytest
 
 from tests.web.browsing import follow
@@ -29,7 +29,7 @@ def test_admin_issues_a_key_then_exports_and_deletes_the_organisation(server, br
     secret = page.locator("#issued-key code.secret").inner_text()
     shot(page, "30-key-issued")
     bearer = {"Authorization": f"Bearer {secret}"}
-    assert httpx.get(f"{server.base_url}/api/v1/documents/{entry}", headers=bearer).status_code == 200
+    assert httpx2.get(f"{server.base_url}/api/v1/documents/{entry}", headers=bearer).status_code == 200
     page.goto(f"{server.base_url}/orgs/{org}/keys")
     assert page.locator("#issued-key").count() == 0 and secret not in page.content()  # shown once
     assert page.locator(".key-status").inner_text() == "active"
@@ -49,5 +49,5 @@ def test_admin_issues_a_key_then_exports_and_deletes_the_organisation(server, br
     follow(page, "#approve-form button")
     assert "Bakkerij Peeters" not in page.content()
     assert page.goto(f"{server.base_url}/orgs/{org}").status == 403
-    assert httpx.get(f"{server.base_url}/api/v1/documents/{entry}", headers=bearer).status_code == 401
+    assert httpx2.get(f"{server.base_url}/api/v1/documents/{entry}", headers=bearer).status_code == 401
     ctx.close()

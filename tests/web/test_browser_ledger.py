@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -151,7 +151,7 @@ def test_paid_by_view_and_the_clients_transactions_follow_the_payer(server, brow
 
 
 def test_api_paid_by_and_transactions(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         assert spec["paths"]["/api/paid-by"]["get"]["summary"].startswith("What my environment pays for")
         assert "get" in spec["paths"]["/api/organisations/{org_id}/transactions"]

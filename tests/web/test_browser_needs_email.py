@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -104,7 +104,7 @@ def test_upload_for_a_buyer_on_no_network_asks_the_email_and_delivers_by_email(s
 
 def test_api_twin_gives_the_email_for_a_shared_document(server):
     """The signed-in JSON twin of the form: same outbox path as /api/v1/documents/{id}/email."""
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         assert "post" in spec["paths"]["/api/shared-documents/{public_id}/email"]
         acc = signed_up(server, http, "anna@boekhouder.test")

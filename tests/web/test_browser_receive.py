@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import smp
@@ -84,7 +84,7 @@ def publish_at_b(node_b: Node, port_b: int, pid_text: str) -> None:
     """B's operator publishes `pid` in B's SMP (its write API), which registers it at A's local SML."""
     pid = ubl.ParticipantId.parse(pid_text)
     ca = str(node_b.settings.path("keys/tls-ca.cert.pem"))
-    with httpx.Client(verify=ssl.create_default_context(cafile=ca), timeout=30) as http:
+    with httpx2.Client(verify=ssl.create_default_context(cafile=ca), timeout=30) as http:
         base = f"https://127.0.0.1:{port_b}/smp"
         auth = {"Authorization": f"Bearer {node_b.settings.web.api_token}"}
         http.put(smp.service_group_url(base, pid), headers=auth).raise_for_status()
@@ -164,7 +164,7 @@ def test_a_participant_receiving_at_another_ap_is_registered_as_sender_only_and_
 def test_receive_api_twin_and_the_cli_name_the_other_access_point(network):
     b_endpoint = f"https://127.0.0.1:{network.port_b}/as4"
     ca = str(network.dir_a / "keys/tls-ca.cert.pem")
-    with httpx.Client(base_url=network.a.base_url, verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
+    with httpx2.Client(base_url=network.a.base_url, verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
         assert "post" in http.get("/openapi.json").json()["paths"]["/api/organisations/{org_id}/receive"]
         acc = signed_up(network.a, http, "anna@boekhouder.test")
         org = http.post("/api/organisations", json={"name": "Seller BV", "identifiers": [SELLER_ID]}, headers=acc)

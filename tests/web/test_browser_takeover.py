@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -79,7 +79,7 @@ def test_client_takes_over_the_organisation_the_accountant_registered(server, br
 
 
 def test_api_takeover_needs_the_confirmation(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         accept = spec["paths"]["/api/inbox/requests/{request_id}/accept"]["post"]
         assert "confirm_requester" in accept["requestBody"]["content"]["application/json"]["schema"]["properties"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from tests.web.browsing import expect, follow
@@ -127,7 +127,7 @@ def test_request_pages_revoked_request_stays_and_the_accountant_is_told(server, 
 
 
 def test_api_twins_relation_and_withdraw_one(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         acc = signed_up(server, http, "anna@boekhouder.test")
         own = http.post("/api/organisations", headers=acc,
                         json={"name": "Firm BV", "identifiers": [FIRM_ID], "held_for": "own"}).json()["id"]

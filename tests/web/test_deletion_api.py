@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-import httpx
+import httpx2
 import pytest
 
 import ubl
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.db]
 
 
 def test_an_admin_exports_requests_and_approves_a_deletion(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         for path in ("/api/organisations/{org_id}/export", "/api/organisations/{org_id}/deletion",
                      "/api/deletions/{deletion_id}/approve", "/api/deletions"):

@@ -8,7 +8,7 @@ import smtplib
 import time
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -35,7 +35,7 @@ def node_token(server) -> dict[str, str]:
     return {"Authorization": f"Bearer {server.node.settings.web.api_token}"}
 
 
-def organisation(http: httpx.Client, who: dict[str, str], name: str, identifier: str, server=None) -> int:
+def organisation(http: httpx2.Client, who: dict[str, str], name: str, identifier: str, server=None) -> int:
     """A web-created organisation; with `server`, the operator approves it too (W1.3: only an active
     organisation takes invoices by mail or sends them)."""
     r = http.post("/api/organisations", json={"name": name, "identifiers": [identifier]}, headers=who)
@@ -45,7 +45,7 @@ def organisation(http: httpx.Client, who: dict[str, str], name: str, identifier:
     return r.json()["id"]
 
 
-def plain_member(server, http: httpx.Client, email: str, org_id: int) -> dict[str, str]:
+def plain_member(server, http: httpx2.Client, email: str, org_id: int) -> dict[str, str]:
     """A signed-up user made a plain member (not an admin) of `org_id`."""
     headers = signed_up(server, http, email)
     with server.node.sessions.begin() as db:
@@ -65,7 +65,7 @@ def mail_to_node(server, to: str, raw: bytes, sender: str = SENDER) -> int:
         return s.data(raw)[0]
 
 
-def wait_drafts(http: httpx.Client, org_id: int, who: dict[str, str], count: int, timeout: float = 30) -> list[dict]:
+def wait_drafts(http: httpx2.Client, org_id: int, who: dict[str, str], count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         rows = http.get(f"{ORGS}/{org_id}/drafts", headers=who).json()
@@ -75,7 +75,7 @@ def wait_drafts(http: httpx.Client, org_id: int, who: dict[str, str], count: int
 
 
 def test_trusted_senders_are_for_org_admins_and_the_operator(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()["paths"]
         for base in (V1, ORGS):
             assert {"get", "post"} <= set(spec[f"{base}/{{org_id}}/trusted-senders"])
@@ -167,7 +167,7 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
         assert r.status_code == 200 and r.json()["state"] == "active"
 
         # A cookie-authenticated change needs the CSRF header, as every API call of the web app.
-        with httpx.Client(base_url=server.base_url, cookies={"pn_session": admin["Authorization"][7:]}) as browserish:
+        with httpx2.Client(base_url=server.base_url, cookies={"pn_session": admin["Authorization"][7:]}) as browserish:
             r = browserish.post(f"{ORGS}/{org}/trusted-senders/{sid}/deactivate")
             assert r.status_code == 403 and r.json()["error"] == "csrf"
         audit = {e["action"] for e in http.get(f"/api/organisations/{org}/audit", headers=admin).json()}
@@ -176,7 +176,7 @@ def test_trusted_senders_are_for_org_admins_and_the_operator(server):
 
 
 def test_a_mailed_invoice_is_a_draft_members_save_and_send(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()["paths"]
         for base in ("/api/v1", "/api"):
             assert "get" in spec[f"{base}/organisations/{{org_id}}/drafts"]

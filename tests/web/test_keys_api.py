@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
+import httpx2
 import pytest
 
 from accesspoint.db.tables.documents import Document, OutboxEntry
@@ -32,7 +32,7 @@ def outbox_entry(server, org_id: int, sender: str) -> str:
 
 
 def test_a_connection_key_reaches_its_organisation_only_until_revoked(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         for path in ("/api/organisations/{org_id}/keys", "/api/requests/{request_id}/keys",
                      "/api/keys/{key_id}/revoke"):
@@ -79,7 +79,7 @@ def test_a_connection_key_reaches_its_organisation_only_until_revoked(server):
 
 
 def test_the_intermediarys_key_dies_when_the_client_revokes_the_authorisation(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         acc = signed_up(server, http, "anna@boekhouder.test")
         r = http.post("/api/requests/new", headers=acc, json={
             "client_name": "Bakkerij", "client_email": "jan@bakkerij.test", "client_identifier": "0208:0123456749",

@@ -7,7 +7,7 @@ import io
 import zipfile
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from lxml import etree
@@ -31,7 +31,7 @@ def _c14n(data: bytes) -> bytes:
 
 
 def test_a_chunked_document_downloads_and_exports_whole(server):
-    with httpx.Client(base_url=server.base_url, timeout=60) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=60) as http:
         owner = signed_up(server, http, "owner@bakkerij.test")
         org = http.post("/api/organisations", json={"name": "Bakkerij", "identifiers": [BUYER]}, headers=owner).json()["id"]
         with server.node.sessions.begin() as db:

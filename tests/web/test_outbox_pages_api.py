@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -26,13 +26,13 @@ def bakkerij_invoice(number: str, buyer: str = BUYER_ID) -> str:
     return invoice(number, seller=SELLER_ID, buyer=buyer).replace(b"Buyer NV", b"Bakkerij Peeters NV").decode()
 
 
-def connections(http: httpx.Client, acc: dict, org: int) -> dict[str, int]:
+def connections(http: httpx2.Client, acc: dict, org: int) -> dict[str, int]:
     return {c["kind"]: c["connection_id"]
             for c in http.get(f"/api/organisations/{org}", headers=acc).json()["connections"]}
 
 
 def test_openapi_declares_every_new_endpoint(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         paths = http.get("/openapi.json").json()["paths"]
     for path, method in (("/api/connections/{connection_id}/preflight", "post"),
                          ("/api/connections/{connection_id}/uploads/{upload_id}/send", "post"),
@@ -47,7 +47,7 @@ def test_openapi_declares_every_new_endpoint(server):
 
 
 def test_preflight_send_lists_history_filter_resend_and_v1(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         acc = signed_up(server, http, "anna@boekhouder.test")
         seller = http.post("/api/organisations", json={"name": "Seller BV", "identifiers": [SELLER_ID]},
                            headers=acc).json()["id"]
@@ -153,7 +153,7 @@ def test_preflight_send_lists_history_filter_resend_and_v1(server):
             assert db.scalar(sa.text("SELECT count(*) FROM outbox_entries WHERE kind = 'document'")) == 2
 
 
-def _log_in(http: httpx.Client, email: str) -> dict[str, str]:
+def _log_in(http: httpx2.Client, email: str) -> dict[str, str]:
     """A new session (73 hours later the first one has ended)."""
     r = http.post("/api/session", json={"email": email, "password": "a long passphrase"})
     assert r.status_code == 200, r.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 
@@ -23,7 +23,7 @@ def make_rm(http, headers) -> int:
 
 
 def test_api_partnership_lifecycle_and_openapi(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         for path in ("/api/partners/new", "/api/partners/{partnership_id}/accept", "/api/partners/{partnership_id}/reject",
                      "/api/partners/{partnership_id}/end", "/api/team/users/{user_id}/relationship-manager"):
@@ -62,7 +62,7 @@ def test_api_partnership_lifecycle_and_openapi(server):
 def test_a_partnership_alone_shows_the_partner_no_organisation_and_no_document(server):
     """SEC-12: with an active partnership, the partner's users get 403 on every organisation, connection,
     document and transaction view of the other side; only an accepted authorisation request opens them."""
-    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+    with httpx2.Client(base_url=server.base_url, timeout=30) as http:
         anna, piet = signed_up(server, http, "anna@boekhouder.test"), signed_up(server, http, "piet@andere.test")
         make_rm(http, anna)
         make_rm(http, piet)
