@@ -99,7 +99,10 @@ class As4HttpTransport:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.client = client
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        # One semaphore per event loop: an asyncio.Semaphore that once had to wait is bound to its loop,
+        # and a transport may outlive a loop (a CLI or a test that calls asyncio.run twice).
+        self._in_flight: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # A callable is read at the first send: a node without an AP key still delivers
         # internally and by email, and says why when it must use AS4.
         self._keys = keys
@@ -119,7 +122,10 @@ class As4HttpTransport:
         return str(certs.verify_ap_certificate(cert, trust=self.trust, at=at, revocation=self.revocation))
 
     async def send(self, request: As4Request) -> As4Outcome:
-        async with self._in_flight:
+        loop = asyncio.get_running_loop()
+        if self._in_flight is None or self._in_flight[0] is not loop:
+            self._in_flight = (loop, asyncio.Semaphore(self.max_in_flight))
+        async with self._in_flight[1]:
             return await self._send(request)
 
     async def _send(self, request: As4Request) -> As4Outcome:

@@ -256,3 +256,29 @@ def test_mls_always_send_comes_back_and_confirms_the_entry(network):
     entry = net.a.service.outbox.get(sub.entry.id)
     assert entry.mls_status == "AP"
     assert entry.events[-1].action == "mls"
+
+
+def test_the_in_flight_bound_survives_a_second_event_loop():
+    """A CLI or a test may drive one transport from two `asyncio.run`s; a semaphore that once had to
+    wait is bound to its loop, so the transport keeps one per loop. (The sealing and HTTP are replaced
+    by a yield here: this is about the bound alone; the test above runs it against a real receiver.)"""
+    transport = As4HttpTransport(None, keys=lambda: None, trust=None, revocation=None,  # type: ignore[arg-type]
+                                 clock=lambda: datetime.now(UTC), max_in_flight=1)
+    now = peak = 0
+
+    async def fake_send(request):  # noqa: ANN001, ANN202
+        nonlocal now, peak
+        now += 1
+        peak = max(peak, now)
+        await asyncio.sleep(0)  # the others queue on the semaphore meanwhile
+        now -= 1
+        return request
+
+    transport._send = fake_send  # type: ignore[method-assign]
+
+    async def three() -> list:
+        return await asyncio.gather(*(transport.send(n) for n in range(3)))  # type: ignore[arg-type]
+
+    assert asyncio.run(three()) == [0, 1, 2]
+    assert asyncio.run(three()) == [0, 1, 2]  # a new loop: no "bound to a different event loop"
+    assert peak == 1
