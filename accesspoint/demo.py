@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx2
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "free_ports"]
 
 SELLER = "0106:12345678"          # KvK number of the seller (an accountancy in Utrecht)
 BUYER_ON_PEPPOL = "0208:0123456749"  # KBO number of a buyer in Gent, served by node B
@@ -56,8 +56,9 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _free_ports(count: int) -> list[int]:
-    """`count` ports free for TCP and UDP on 127.0.0.1 (the SML's DNS needs both)."""
+def free_ports(count: int) -> list[int]:
+    """`count` ports free for TCP and UDP on 127.0.0.1 (the SML's DNS needs both); the multi-node
+    benchmarks build the same kind of network."""
     ports: list[int] = []
     while len(ports) < count:
         with socket.socket() as s:
@@ -87,7 +88,7 @@ def _smtp_sink() -> Iterator[tuple[int, _Sink]]:
     from aiosmtpd.controller import Controller
 
     sink = _Sink()
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -184,7 +185,7 @@ def run_demo(base: Path) -> int:
     from accesspoint.organisations import register_organisation
 
     started = time.monotonic()
-    port_a, sml_soap, sml_dns, port_b, intake_port = _free_ports(5)
+    port_a, sml_soap, sml_dns, port_b, intake_port = free_ports(5)
     pki = base / "pki"
     with _smtp_sink() as (smtp_port, sink):
         _say("== 1. a local Peppol network on 127.0.0.1 (shared test PKI mirroring Peppol G3)")

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,29 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from accesspoint import db  # noqa: E402
+from accesspoint.demo import free_ports  # noqa: E402
 from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent  # noqa: E402
-from accesspoint.delivery import read_outgoing  # noqa: E402
 from benchmarks.load import process_tree_cpu  # noqa: E402
-from benchmarks.multinode import drop_schema, schema_url  # noqa: E402
+from benchmarks.multinode import add_created_entries, drop_schema, schema_url  # noqa: E402
 from tests.accesspoint.helpers import BUYER_REMOTE, SELLER, add_organisation, invoice, make_sessions  # noqa: E402
-
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    ports: list[int] = []
-    while len(ports) < count:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 class Serve:
@@ -114,16 +95,8 @@ def seed_outbox(url: str, organisation_id: int, documents: int) -> None:
     engine = db.create_engine(url)
     now = datetime.now(UTC)
     with sa.orm.Session(engine) as session, session.begin():
-        for i in range(documents):
-            facts = read_outgoing(invoice(f"AS4-{i:06d}", buyer=BUYER_REMOTE))
-            doc = Document(public_id=str(uuid.uuid4()), organisation_id=organisation_id, direction="out",
-                           connection="peppol_sales", sender_id=str(facts.sender), receiver_id=str(facts.receiver),
-                           document_type_id=str(facts.document_type_id), process_id=str(facts.process_id),
-                           instance_identifier=str(uuid.uuid4()), number=facts.number, issue_date=facts.issue_date,
-                           country_c1=facts.country_c1, duplicate_key=facts.duplicate_key, content=facts.content,
-                           created_at=now)
-            session.add(OutboxEntry(public_id=str(uuid.uuid4()), document=doc, kind="document", state="created",
-                                    attempts=0, resends=0, next_attempt_at=now, created_at=now, updated_at=now))
+        add_created_entries(session, organisation_id,
+                            (invoice(f"AS4-{i:06d}", buyer=BUYER_REMOTE) for i in range(documents)), now)
     engine.dispose()
 
 

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 
 from ._states import PartnershipState, check_transition
 from .errors import InvalidInput, InvalidTransition, NotAllowed
+from .messages import _message  # the one way the sharing mails are built
 
 __all__ = [
     "Party",
@@ -109,14 +110,6 @@ def check_may_end(party: Party, partnership: PartnershipFacts) -> None:
         raise InvalidInput(f"This partnership carries {partnership.open_mandates} accepted authorisation "
                            f"request{'s' if partnership.open_mandates != 1 else ''}. Revoke "
                            f"{'them' if partnership.open_mandates != 1 else 'it'} on the Requests page first.")
-
-
-def _message(to: str, subject: str, body: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content(body)
-    return msg
 
 
 def build_partnership_request_mail(*, to: str, firm: str, requester: str, requester_email: str, link: str,
