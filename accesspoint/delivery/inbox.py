@@ -66,15 +66,18 @@ _RECEIVING = (
 # The same lookup on the accept path, with what the W4 ledger needs (who pays now): no extra query.
 _RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)
 _d = _DOCUMENTS.c
-_SAME_ENVELOPE = sa.and_(_d.instance_identifier == sa.bindparam("instance_identifier"),
-                         _d.sender_id == sa.bindparam("sender_id"))
-# Both kinds of duplicate in one lookup: the same envelope again (instance identifier from the
-# same sender), or the same invoice under a new envelope (W9: not forwarded twice).
-_DUPLICATES = (
-    sa.select(_d.id, _d.public_id, _SAME_ENVELOPE.label("same_envelope"))
-    .where(_d.direction == "in", sa.or_(_SAME_ENVELOPE, sa.and_(_d.organisation_id == sa.bindparam("organisation_id"),
-                                                                 _d.duplicate_key == sa.bindparam("duplicate_key"))))
-    .limit(2)
+# Both kinds of duplicate in one statement: the same envelope again (instance identifier from the
+# same sender), or the same invoice under a new envelope (W9: not forwarded twice). Two branches of
+# a UNION ALL, not one OR: each branch is an equality on a whole index (ix_documents_instance, and
+# uq_document_duplicate), while under `direction = 'in' AND (... OR ...)` SQLite searches on
+# direction alone, which reads every received document on every message received.
+_DUPLICATES = sa.union_all(
+    sa.select(_d.id, _d.public_id, sa.literal(True).label("same_envelope"))
+    .where(_d.direction == "in", _d.instance_identifier == sa.bindparam("instance_identifier"),
+           _d.sender_id == sa.bindparam("sender_id")),
+    sa.select(_d.id, _d.public_id, sa.literal(False).label("same_envelope"))
+    .where(_d.organisation_id == sa.bindparam("organisation_id"), _d.direction == "in",
+           _d.duplicate_key == sa.bindparam("duplicate_key")),
 )
 _INSERT_DOCUMENT = _DOCUMENTS.insert()
 # A large business message is not one bound parameter (the driver would hold it, SQLite copies it,

@@ -107,3 +107,27 @@ def test_a_received_negative_mls_fails_the_outbox_entry_it_refers_to(inbox):
     after = outbox.get(entry.id)
     assert after.state is State.FAILED and after.mls_status == "RE" and after.error_code == "mls:RE"
     assert "[FD] buyer unknown" in after.error_detail
+
+
+def test_the_duplicate_lookup_searches_whole_indexes_not_every_received_document(tmp_path):
+    """Each accept looks for duplicates; a lookup keyed on `direction` alone reads every received document.
+
+    Written as `direction = 'in' AND (same envelope OR same invoice)`, SQLite searched
+    ix_documents_instance on direction only, so a node's receive cost grew with its inbox. The
+    plan must use an equality on a whole index for each kind of duplicate.
+    """
+    from accesspoint.delivery.inbox import _DUPLICATES
+
+    engine, _ = make_sessions(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        bound = _DUPLICATES.params(instance_identifier="i", sender_id="s", organisation_id=1, duplicate_key="k")
+        sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    finally:
+        engine.dispose()
+    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert searches == [
+        "SEARCH documents USING INDEX ix_documents_instance (direction=? AND instance_identifier=?)",
+        "SEARCH documents USING INDEX sqlite_autoindex_documents_1 (organisation_id=? AND direction=? AND duplicate_key=?)",
+    ], plan
