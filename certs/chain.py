@@ -8,6 +8,7 @@ it and receivers can check a signature as of the moment it was received.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from cryptography import x509
@@ -54,6 +55,19 @@ def _check_validity(cert: x509.Certificate, at: datetime, what: str) -> None:
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     if cert.issuer != issuer.subject:
         return False
+    return _signed_by(cert, issuer)
+
+
+@functools.lru_cache(maxsize=512)
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer`'s key signed `cert`: a pure function of the two certificates' bytes.
+
+    Remembered because an access point checks the same few certificates on every message (the
+    receiver's before a send, the signer of each receipt, each sender's at the receiver), and the
+    two public-key verifications per chain were ~3% of a sending node's CPU. Only the signatures
+    are remembered: validity dates, revocation and the leaf rules are checked at every call.
+    Certificates compare and hash by their DER, so a changed certificate is a new key.
+    """
     try:
         cert.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError):

@@ -177,3 +177,24 @@ def test_bad_seat_ids(value: str) -> None:
 def test_unknown_builtin_set() -> None:
     with pytest.raises(certs.CertError):
         certs.TrustStore.builtin("staging")
+
+
+def test_signatures_are_remembered_but_dates_and_other_keys_are_checked_every_time(
+        pki: certs.TestPki, fresh_pki: certs.TestPki) -> None:
+    from certs.chain import _signed_by
+
+    ap = pki.issue_ap("PBE000124")
+    certs.verify_ap_certificate(ap.cert, trust=pki.trust_store(), at=NOW)
+    before = _signed_by.cache_info()
+    certs.verify_ap_certificate(ap.cert, trust=pki.trust_store(), at=NOW)
+    after = _signed_by.cache_info()
+    # The second check verifies no signature: both links (leaf <- CA, CA <- root) are remembered.
+    assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)
+    # The same names under another key are a new cache key, and still refused.
+    with pytest.raises(certs.CertificateRejected) as exc:
+        certs.verify_ap_certificate(fresh_pki.issue_ap("PBE000124").cert, trust=pki.trust_store(), at=NOW)
+    assert exc.value.reason is RejectReason.BAD_SIGNATURE
+    # A remembered signature does not make an expired certificate valid.
+    with pytest.raises(certs.CertificateRejected) as exc:
+        certs.verify_ap_certificate(ap.cert, trust=pki.trust_store(), at=NOW + timedelta(days=4000))
+    assert exc.value.reason is RejectReason.EXPIRED
