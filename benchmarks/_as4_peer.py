@@ -84,8 +84,11 @@ def as4_package_cpu_ms(payload: bytes, seconds: float = 5.0) -> tuple[float, dic
     Wall-clock rates on a shared machine measure the CPU share a process got as much as its speed.
     The driver runs as a child process, so its CPU time is the children's rusage; a second, minimal
     run (warm-up plus three exchanges) is subtracted, which removes interpreter start-up, imports and
-    key loading and leaves the CPU time of the extra exchanges alone.
+    key loading and leaves the CPU time of the extra exchanges alone. The peers' venv is built first,
+    outside both readings: on a new machine its pip install is a child too, and counted inside the
+    short run it made the figure negative.
     """
+    ensure_peer_venv()
     before = _children_cpu()
     short = as4_package_benchmark(payload, 0)
     middle = _children_cpu()
