@@ -59,7 +59,8 @@ class Node:
     # -- database -----------------------------------------------------------------------
     @cached_property
     def engine(self) -> sa.Engine:
-        return db.create_engine(self.settings.database_url)
+        d = self.settings.database
+        return db.create_engine(self.settings.database_url, pool_size=d.pool_size, max_overflow=d.max_overflow)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -59,14 +59,22 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def create_engine(url: str, **kwargs: object) -> sa.Engine:
-    """An engine for `url` with the node's settings (WAL and foreign keys on SQLite)."""
+def create_engine(url: str, *, pool_size: int | None = None, max_overflow: int | None = None,
+                  **kwargs: object) -> sa.Engine:
+    """An engine for `url` with the node's settings (WAL and foreign keys on SQLite).
+
+    `pool_size`/`max_overflow` size a PostgreSQL pool (`[database]`); SQLite ignores them.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+    if max_overflow is not None:
+        kwargs["max_overflow"] = max_overflow
     return sa.create_engine(url, **kwargs)
 
 

@@ -109,6 +109,32 @@ def test_a_received_negative_mls_fails_the_outbox_entry_it_refers_to(inbox):
     assert "[FD] buyer unknown" in after.error_detail
 
 
+def test_on_postgresql_accepting_reads_no_more_documents_as_the_inbox_grows(database_url, inbox):
+    """Prepared, PostgreSQL keeps the plan it made for the duplicate lookup while the table was young.
+
+    With `ix_documents_instance` on (direction, instance_identifier) and `ix_documents_organisation_id`
+    beside `uq_document_duplicate`, every index cost the same on a table without statistics, and the
+    plan PostgreSQL chose read every document the organisation had received, on every accept:
+    about n/2 index rows per accept for an inbox of n. Counted by PostgreSQL itself, so load-independent.
+    """
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's statistics views; the SQLite plan is asserted in the next test")
+    sessions, clock, _ = inbox
+    box = Inbox(sessions, clock=clock, seat_id="PXX000002")
+    count = 60  # well past psycopg's prepare threshold (5) and PostgreSQL's five custom plans
+    for n in range(count):
+        accepted = box.accept(sbd(f"GROW-{n:03d}"), as4_message_id=f"grow-{n}@test", sender_seat_id="PNL000007")
+        assert not accepted.duplicate
+    with sessions() as session:
+        session.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        session.commit()
+    with sessions() as session:  # a new transaction: the statistics views are a snapshot per transaction
+        read = dict(session.execute(sa.text(
+            "SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes"
+            " WHERE schemaname = current_schema() AND relname = 'documents'")).all())
+    assert sum(read.values()) <= 2 * count, read  # a constant few per accept, not the inbox
+
+
 def test_the_duplicate_lookup_searches_whole_indexes_not_every_received_document(tmp_path):
     """Each accept looks for duplicates; a lookup keyed on `direction` alone reads every received document.
 
@@ -128,6 +154,6 @@ def test_the_duplicate_lookup_searches_whole_indexes_not_every_received_document
         engine.dispose()
     searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
     assert searches == [
-        "SEARCH documents USING INDEX ix_documents_instance (direction=? AND instance_identifier=?)",
+        "SEARCH documents USING INDEX ix_documents_instance (instance_identifier=? AND direction=?)",
         "SEARCH documents USING INDEX sqlite_autoindex_documents_1 (organisation_id=? AND direction=? AND duplicate_key=?)",
     ], plan

@@ -26,6 +26,21 @@ def test_needs_email_timeout_default_and_override(tmp_path: Path) -> None:
     assert s.delivery.needs_email_timeout_hours == 1.5
 
 
+def test_the_postgresql_pool_is_sized_for_a_busy_peer_and_configurable(tmp_path: Path) -> None:
+    """A connection opened past the pool is closed on return; PostgreSQL starts a process for each new one."""
+    from accesspoint import db
+    from accesspoint.node import Node
+
+    s = load_settings(write(tmp_path, ""), environ={"PEPPOL_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"})
+    assert (s.database.pool_size, s.database.max_overflow) == (16, 8)
+    pool = Node(s).engine.pool  # no connection is opened to make it
+    assert (pool.size(), pool._max_overflow) == (16, 8)
+    s = load_settings(write(tmp_path, "[database]\npool_size = 4\n"),
+                      environ={"PEPPOL_DATABASE_URL": "postgresql://u@127.0.0.1:1/x", "PEPPOL_DATABASE_MAX_OVERFLOW": "0"})
+    pool = Node(s).engine.pool
+    assert (pool.size(), pool._max_overflow) == (4, 0)
+
+
 def test_environment_overrides_file(tmp_path: Path) -> None:
     d = write(tmp_path, '[node]\nmode = "production"\n[http]\nport = 9000\n[smtp]\npassword = "file"\n')
     s = load_settings(d, environ={"PEPPOL_HTTP_PORT": "9443", "PEPPOL_DATABASE_URL": "postgresql://u@db/x",
@@ -52,6 +67,8 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "-1"}, "delivery.needs_email_timeout_hours"),
         ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "nan"}, "delivery.needs_email_timeout_hours"),
         ("", {"PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS": "soon"}, "PEPPOL_DELIVERY_NEEDS_EMAIL_TIMEOUT_HOURS"),
+        ("[database]\npool_size = 0\n", {}, "database.pool_size"),
+        ("", {"PEPPOL_DATABASE_MAX_OVERFLOW": "-1"}, "database.max_overflow"),
     ],
 )
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict, needle: str) -> None:
