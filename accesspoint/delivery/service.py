@@ -30,7 +30,7 @@ from .outbox import EntryView, Outbox, Validator
 from .peppol import As4HttpTransport, InboxStore, SmpDirectory
 from .routing import EndpointDirectory, Router
 from .transport import As4Transport
-from .worker import DeliveryWorker, PdfRenderer, RetryPolicy
+from .worker import DeliveryWorker, PdfRenderer, RetryPolicy, Siblings
 
 if TYPE_CHECKING:
     from accesspoint.node import Node
@@ -96,6 +96,8 @@ class DeliveryService:
         self.render_pdf = render_pdf
         self.policy = policy
         self.workers: list[DeliveryWorker] = []
+        #: One idle poller among this service's loops (they all run in one event loop).
+        self.siblings = Siblings()
         #: MLS_TYPE we ask receivers for; None = the envelope default, FAILURE_ONLY (SBDH 2.0.2).
         self.mls_type: ubl.MlsType | None = None
         try:
@@ -143,7 +145,7 @@ class DeliveryService:
             self.sessions, router=self.router, clock=self.clock, seat_id=self.seat_id, as4=self.as4,
             mailer=self.mailer, link_base_url=self.link_base_url, issue_link=self.outbox.issue_link,
             render_pdf=self.render_pdf, worker_id=worker_id, mls_to=self.mls_to, mls_type=self.mls_type,
-            **kwargs,
+            siblings=self.siblings, **kwargs,
         )
         self.workers.append(w)
         return w

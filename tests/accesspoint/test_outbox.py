@@ -305,3 +305,49 @@ def test_running_workers_pick_up_a_submit_at_once_and_stop_cleanly(database_url)
         assert asyncio.run(asyncio.wait_for(scenario(), 20)) is State.DELIVERED
     finally:
         engine.dispose()
+
+
+@pytest.mark.db
+def test_idle_loops_of_one_process_leave_the_polling_to_one_of_them(database_url):
+    """Four idle loops polling on their own cost four claim transactions per interval for nothing."""
+    from datetime import UTC, datetime
+
+    from accesspoint.delivery.service import DeliveryService
+
+    engine, sessions = make_sessions(database_url)
+    add_organisation(sessions, "Seller BV", SELLER, receive=False)
+    add_organisation(sessions, "Buyer NV", BUYER_HERE)
+    service = DeliveryService(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000001")
+    claims: dict[str, int] = {}
+
+    def counted(worker):
+        claim_work = worker.claim_work
+
+        def count(limit):
+            claims[worker.worker_id] = claims.get(worker.worker_id, 0) + 1
+            return claim_work(limit)
+        worker.claim_work = count
+
+    async def scenario() -> State:
+        original = service.worker
+
+        def worker(*args, **kwargs):
+            w = original(*args, **kwargs)
+            counted(w)
+            return w
+        service.worker = worker
+        async with service.running(workers=4, poll_interval=0.02):
+            while max(claims.values(), default=0) < 20:  # the poller has polled 20 times
+                await asyncio.sleep(0.01)
+            quiet = dict(claims)
+            # Work arriving from another process (no wake): the poller finds it and it is delivered.
+            sub = await asyncio.to_thread(service.outbox.submit, invoice("IDLE-1"))
+            while (state := (await asyncio.to_thread(service.outbox.get, sub.entry.id)).state) is not State.DELIVERED:
+                await asyncio.sleep(0.02)
+        assert len(quiet) == 4 and sorted(quiet.values())[:3] == [1, 1, 1], quiet  # each looked once, at start
+        return state
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 60)) is State.DELIVERED
+    finally:
+        engine.dispose()
