@@ -334,7 +334,11 @@ def _sub(parent: etree._Element, ns: str, local: str, text: str | None = None, *
 
 def build_messaging(msg: UserMessage | SignalMessage, *, messaging_id: str, soap_ns: str,
                     signal_body: etree._Element | None = None) -> etree._Element:
-    """An eb:Messaging element (mustUnderstand, wsu:Id) for `msg`."""
+    """An eb:Messaging element (mustUnderstand, wsu:Id) for `msg`, as an lxml tree.
+
+    What we send is written as text by `as4._envelope.messaging` (no tree to serialise, reparse and
+    canonicalise); tests/as4/test_envelope.py holds its canonical form to this tree's.
+    """
     from as4._xml import WSU
 
     prefix = "S12" if soap_ns.endswith("soap-envelope") else "S11"
