@@ -128,17 +128,19 @@ def find_by_id(root: etree._Element, ident: str, index: IdIndex | None = None) -
     return found[0]
 
 
-_WITH_ID = etree.XPath("//*[@wsu:Id or @Id]", namespaces={"wsu": WSU})
+_ID_ATTRIBUTES = etree.XPath("//@wsu:Id | //@Id", namespaces={"wsu": WSU})
 
 
 def id_index(root: etree._Element) -> IdIndex:
-    """Every wsu:Id / Id in the document, in one pass (XPath in C: a few times faster than iter())."""
+    """Every wsu:Id / Id in the document, in one pass.
+
+    The XPath selects the attributes themselves (their values, each knowing its element): about three
+    times faster than selecting the elements and reading both attributes of each in Python. An element
+    carrying both attributes is listed under each value, as before.
+    """
     index: IdIndex = {}
-    for el in _WITH_ID(root):
-        for name in (WSU_ID, "Id"):
-            value = el.get(name)
-            if value is not None:
-                index.setdefault(value, []).append(el)
+    for value in _ID_ATTRIBUTES(root):
+        index.setdefault(str(value), []).append(value.getparent())
     return index
 
 
@@ -152,13 +154,19 @@ def token_certificates(security: etree._Element, uri: str | None,
     if bst.tag != qname(WSSE, "BinarySecurityToken"):
         raise PolicyNoncompliance("key reference does not point to a BinarySecurityToken")
     try:
-        der = base64.b64decode("".join((bst.text or "").split()), validate=True)
+        der = _token_der(bst.text or "")
     except (binascii.Error, ValueError):
         raise FailedAuthentication("BinarySecurityToken is not base64") from None
     try:
         return _certificates(der, bst.get("ValueType", X509V3) == X509PKIPATH)
     except PARSE_ERRORS as exc:  # not only ValueError: cryptography has its own for a bad version or extension
         raise FailedAuthentication(f"BinarySecurityToken holds no readable certificate: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _token_der(text: str) -> bytes:
+    """A token's DER from its base64 text, cached on the exact text (peers send the same few tokens)."""
+    return base64.b64decode("".join(text.split()), validate=True)
 
 
 @functools.lru_cache(maxsize=256)
@@ -202,11 +210,13 @@ def _pkipath(der: bytes) -> list[x509.Certificate]:
 def verify(
     security: etree._Element,
     attachments: Mapping[str, Blob] | None,
+    index: IdIndex | None = None,
 ) -> VerifiedSignature:
     """Check the one ds:Signature in `security`; `attachments` maps Content-ID to decrypted content.
 
     With `attachments=None` the cid: references are not checked (the caller
     could not decrypt, e.g. `inspect` without a key); the result says so.
+    `index` is `id_index` of the (unchanged) document when the caller needs it too.
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
@@ -230,7 +240,8 @@ def verify(
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
     root = security.getroottree().getroot()
-    index = id_index(root)
+    if index is None:
+        index = id_index(root)
     chain = token_certificates(security, str_ref.get("URI"), index)
     cert = chain[0]
     verified: list[VerifiedReference] = []

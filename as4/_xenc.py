@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lxml import etree
 
-from as4._wss import token_certificates
+from as4._wss import IdIndex, token_certificates
 from as4._xml import DS, WSSE, XENC, XENC11, text_of
 from as4.blob import CHUNK, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
@@ -105,7 +105,7 @@ class EncryptedKeyInfo:
     data_ids: tuple[str, ...]
 
 
-def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
+def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> EncryptedKeyInfo:
     """How the EncryptedKey names its key (Peppol requires a BST direct reference)."""
     security = ek.getparent()
     ref = ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
@@ -114,7 +114,7 @@ def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
     if ref is not None and security is not None:
         kind = "bst"
         try:
-            cert = token_certificates(security, ref.get("URI"))[0]
+            cert = token_certificates(security, ref.get("URI"), index)[0]
         except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
     elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{DS}}}X509Data/{{{DS}}}X509IssuerSerial") is not None:

@@ -135,8 +135,9 @@ _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+
 
 def format_timestamp(at: datetime) -> str:
     """xs:dateTime in UTC with `Z` and milliseconds, as phase4 writes it."""
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    at = at.astimezone(UTC)  # fields formatted directly: strftime parses its format every call
+    return (f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}."
+            f"{at.microsecond // 1000:03d}Z")
 
 
 def parse_timestamp(value: str | None) -> datetime:
