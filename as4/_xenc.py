@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lxml import etree
 
-from as4._wss import str_reference, token_certificates
-from as4._xml import DS, WSSE, WSSE11, XENC, XENC11, qname, text_of
+from as4._wss import IdIndex, token_certificates
+from as4._xml import DS, WSSE, XENC, XENC11, text_of
 from as4.blob import CHUNK, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 
@@ -89,38 +89,6 @@ def oaep_encrypt(cert: x509.Certificate, key: bytes) -> bytes:
     return public.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
 
 
-def add_encrypted_key(security: etree._Element, cert: x509.Certificate, content_key: bytes, bst_id: str,
-                      ek_id: str, data_ids: list[str]) -> etree._Element:
-    ek = etree.SubElement(security, qname(XENC, "EncryptedKey"), {"Id": ek_id}, nsmap={"xenc": XENC})
-    em = etree.SubElement(ek, qname(XENC, "EncryptionMethod"), {"Algorithm": RSA_OAEP_11})
-    etree.SubElement(em, qname(DS, "DigestMethod"), {"Algorithm": SHA256}, nsmap={"ds": DS})
-    etree.SubElement(em, qname(XENC11, "MGF"), {"Algorithm": MGF1_SHA256}, nsmap={"xenc11": XENC11})
-    ki = etree.SubElement(ek, qname(DS, "KeyInfo"), nsmap={"ds": DS})
-    str_reference(ki, bst_id)
-    cd = etree.SubElement(ek, qname(XENC, "CipherData"))
-    etree.SubElement(cd, qname(XENC, "CipherValue")).text = base64.b64encode(oaep_encrypt(cert, content_key)).decode()
-    rl = etree.SubElement(ek, qname(XENC, "ReferenceList"))
-    for ident in data_ids:
-        etree.SubElement(rl, qname(XENC, "DataReference"), {"URI": "#" + ident})
-    return ek
-
-
-def add_encrypted_data(security: etree._Element, data_id: str, ek_id: str, content_id: str,
-                       mime_type: str = "application/gzip") -> etree._Element:
-    ed = etree.SubElement(security, qname(XENC, "EncryptedData"), {
-        "Id": data_id, "MimeType": mime_type, "Type": SWA_CONTENT_ONLY}, nsmap={"xenc": XENC})
-    etree.SubElement(ed, qname(XENC, "EncryptionMethod"), {"Algorithm": AES128_GCM})
-    ki = etree.SubElement(ed, qname(DS, "KeyInfo"), nsmap={"ds": DS})
-    str_el = etree.SubElement(ki, qname(WSSE, "SecurityTokenReference"), nsmap={"wsse11": WSSE11})
-    str_el.set(qname(WSSE11, "TokenType"), TOKEN_TYPE_EK)
-    etree.SubElement(str_el, qname(WSSE, "Reference"), {"URI": "#" + ek_id})
-    cd = etree.SubElement(ed, qname(XENC, "CipherData"))
-    cr = etree.SubElement(cd, qname(XENC, "CipherReference"), {"URI": "cid:" + content_id})
-    ts = etree.SubElement(cr, qname(XENC, "Transforms"))
-    etree.SubElement(ts, qname(DS, "Transform"), {"Algorithm": SWA_CIPHERTEXT}, nsmap={"ds": DS})
-    return ed
-
-
 @dataclass(frozen=True, slots=True)
 class EncryptedPart:
     data_id: str
@@ -137,7 +105,7 @@ class EncryptedKeyInfo:
     data_ids: tuple[str, ...]
 
 
-def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
+def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> EncryptedKeyInfo:
     """How the EncryptedKey names its key (Peppol requires a BST direct reference)."""
     security = ek.getparent()
     ref = ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
@@ -146,7 +114,7 @@ def describe_encrypted_key(ek: etree._Element) -> EncryptedKeyInfo:
     if ref is not None and security is not None:
         kind = "bst"
         try:
-            cert = token_certificates(security, ref.get("URI"))[0]
+            cert = token_certificates(security, ref.get("URI"), index)[0]
         except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
     elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{DS}}}X509Data/{{{DS}}}X509IssuerSerial") is not None:

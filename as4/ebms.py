@@ -135,8 +135,9 @@ _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+
 
 def format_timestamp(at: datetime) -> str:
     """xs:dateTime in UTC with `Z` and milliseconds, as phase4 writes it."""
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    at = at.astimezone(UTC)  # fields formatted directly: strftime parses its format every call
+    return (f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}."
+            f"{at.microsecond // 1000:03d}Z")
 
 
 def parse_timestamp(value: str | None) -> datetime:
@@ -334,7 +335,11 @@ def _sub(parent: etree._Element, ns: str, local: str, text: str | None = None, *
 
 def build_messaging(msg: UserMessage | SignalMessage, *, messaging_id: str, soap_ns: str,
                     signal_body: etree._Element | None = None) -> etree._Element:
-    """An eb:Messaging element (mustUnderstand, wsu:Id) for `msg`."""
+    """An eb:Messaging element (mustUnderstand, wsu:Id) for `msg`, as an lxml tree.
+
+    What we send is written as text by `as4._envelope.messaging` (no tree to serialise, reparse and
+    canonicalise); tests/as4/test_envelope.py holds its canonical form to this tree's.
+    """
     from as4._xml import WSU
 
     prefix = "S12" if soap_ns.endswith("soap-envelope") else "S11"

@@ -141,7 +141,8 @@ def open_user_message(
         security = inbound.security
         if security is None:
             raise PolicyNoncompliance("message has no WS-Security header: not signed and encrypted")
-        signature = _wss.verify(security, attachments=None)
+        index = _wss.id_index(inbound.envelope)  # one pass for the signature's and the EncryptedKey's tokens
+        signature = _wss.verify(security, attachments=None, index=index)
         eks = security.findall("{http://www.w3.org/2001/04/xmlenc#}EncryptedKey")
         parts = _xenc.encrypted_parts(security)
         by_cid = {p.content_id: p for p in parts}
@@ -149,7 +150,7 @@ def open_user_message(
             raise PolicyNoncompliance("payloads are not all encrypted")
         if len(eks) != 1:
             raise PolicyNoncompliance("expected exactly one EncryptedKey")
-        info = _xenc.describe_encrypted_key(eks[0])
+        info = _xenc.describe_encrypted_key(eks[0], index)
         if info.key_reference != "bst":
             raise PolicyNoncompliance("EncryptedKey does not reference a BinarySecurityToken")
         if cert is not None and info.certificate is not None and info.certificate != cert:

@@ -18,10 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from as4 import _wss, _xenc, peppol
-from as4._xml import EB, S11, S12, WSSE, WSU, WSU_ID, parse_xml, qname
+from as4 import _envelope, _wss, _xenc, peppol
+from as4._xml import EB, S11, S12, WSSE, parse_xml, qname
 from as4.blob import Blob, BlobWriter
-from as4.ebms import NrReference, Party, PartInfo, Property, SignalMessage, UserMessage, build_messaging, parse_messaging
+from as4.ebms import NrReference, Party, PartInfo, Property, SignalMessage, UserMessage, parse_messaging
 from as4.errors import As4Error, EbmsError, InvalidHeader, MimeInconsistency
 from as4.mime import MAX_MESSAGE_BYTES, MimePart, MultipartParser, OutboundPart, RenderedMultipart, normalize_cid, \
     parse_content_type, render_multipart
@@ -165,38 +165,22 @@ def build_user_message(
     )
     compressed = gzip_blob(payload, compression_level)
 
-    envelope = etree.Element(qname(S12, "Envelope"), nsmap={"S12": S12})
-    header = etree.SubElement(envelope, qname(S12, "Header"))
-    security = etree.SubElement(header, qname(WSSE, "Security"), {qname(S12, "mustUnderstand"): "true"},
-                                nsmap={"wsse": WSSE, "wsu": WSU})
+    # the envelope as text with its signed parts canonical by construction (as4/_envelope.py says why)
+    content_key = os.urandom(16)  # one content key per message; the receiver's certificate in its own BST
     messaging_id = _wss.new_id("msg")
-    header.append(build_messaging(um, messaging_id=messaging_id, soap_ns=S12))
-    body_id = _wss.new_id("body")
-    body = etree.SubElement(envelope, qname(S12, "Body"), {WSU_ID: body_id}, nsmap={"wsu": WSU})
-
-    # encryption: one content key per message; the receiver's certificate in its own BST
-    content_key = os.urandom(16)
     recipient_bst, signer_bst = _wss.new_id("X509"), _wss.new_id("X509")
     ek_id, ed_id = _wss.new_id("EK"), _wss.new_id("ED")
-    _wss.add_bst(security, receiver_cert, recipient_bst)
-    _xenc.add_encrypted_key(security, receiver_cert, content_key, recipient_bst, ek_id, [ed_id])
-    _xenc.add_encrypted_data(security, ed_id, ek_id, content_id)
-    _wss.add_bst(security, cert, signer_bst)
-
-    envelope = _wss.reparse(envelope)
-    header = envelope[0]
-    security, messaging = header[0], header[1]
-    body = envelope[1]
-    refs = [
-        _wss.ReferenceSpec("#" + messaging_id, _wss.digest_element(messaging, ("S12",)), (_wss.C14N_EXC,), ("S12",)),
-        _wss.ReferenceSpec("#" + body_id, _wss.digest_element(body), (_wss.C14N_EXC,)),
-        _wss.ReferenceSpec("cid:" + content_id, _wss.digest_blob(compressed), (_wss.SWA_CONTENT_SIG,)),
-    ]
-    _wss.sign(security, refs, key, signer_bst)
+    messaging_wire, messaging_c14n = _envelope.messaging(um, messaging_id)
+    tokens = (_envelope.bst(receiver_cert, recipient_bst)
+              + _envelope.encrypted_key(_xenc.oaep_encrypt(receiver_cert, content_key), recipient_bst, ek_id, [ed_id])
+              + _envelope.encrypted_data(ed_id, ek_id, content_id) + _envelope.bst(cert, signer_bst))
+    soap, refs = _envelope.envelope(
+        tokens=tokens, messaging_wire=messaging_wire, messaging_c14n=messaging_c14n, messaging_id=messaging_id,
+        key=key, signer_bst_id=signer_bst,
+        attachments=(_wss.ReferenceSpec("cid:" + content_id, _wss.digest_blob(compressed), (_wss.SWA_CONTENT_SIG,)),))
     encrypted = _xenc.encrypt_blob(compressed, content_key)
     compressed.close()
 
-    soap = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
     rendered = render_multipart([
         OutboundPart([("Content-Type", "application/soap+xml;charset=UTF-8"),
                       ("Content-Transfer-Encoding", "binary")], Blob.from_bytes(soap)),

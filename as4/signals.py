@@ -9,7 +9,6 @@ signal in place of a receipt becomes `PeerRejected` carrying the peer's code.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from as4 import _wss
-from as4._xml import EBBP, S12, WSSE, WSU, WSU_ID, qname
-from as4.ebms import ErrorItem, ErrorSignal, NrReference, Receipt, SignalMessage, build_messaging
+from as4 import _envelope, _wss
+from as4.ebms import ErrorItem, ErrorSignal, NrReference, Receipt, SignalMessage
 from as4.errors import As4Error, EbmsError, InvalidReceipt, PeerRejected
 from as4.message import InboundMessage, OutboundMessage, new_message_id, parse_message
 
@@ -41,31 +39,21 @@ class SignalResponse:
 
 def _signed_signal(sm: SignalMessage, *, key: rsa.RSAPrivateKey, cert: x509.Certificate,
                    nri: tuple[etree._Element, ...] | None) -> bytes:
-    envelope = etree.Element(qname(S12, "Envelope"), nsmap={"S12": S12})
-    header = etree.SubElement(envelope, qname(S12, "Header"))
-    security = etree.SubElement(header, qname(WSSE, "Security"), {qname(S12, "mustUnderstand"): "true"},
-                                nsmap={"wsse": WSSE, "wsu": WSU})
+    """The signed signal envelope, written as text (as4/_envelope.py says why).
+
+    `nri`: the received ds:References, copied in their own exclusive c14n (they come from the peer's
+    tree). When one uses a prefix the receipt's eb:Messaging also renders, its canonical form inside the
+    receipt differs, and the digest is taken from the parsed envelope instead.
+    """
+    refs = tuple(_wss.c14n(ref).decode() for ref in nri or ())
     messaging_id = _wss.new_id("msg")
-    messaging = build_messaging(sm, messaging_id=messaging_id, soap_ns=S12)
-    if nri is not None:
-        nri_el = messaging.find(f".//{{{EBBP}}}NonRepudiationInformation")
-        assert nri_el is not None
-        for ref in nri:
-            part = etree.SubElement(nri_el, qname(EBBP, "MessagePartNRInformation"))
-            part.append(copy.deepcopy(ref))
-    header.append(messaging)
-    body_id = _wss.new_id("body")
-    body = etree.SubElement(envelope, qname(S12, "Body"), {WSU_ID: body_id}, nsmap={"wsu": WSU})
+    messaging_wire, messaging_c14n = _envelope.messaging(sm, messaging_id, refs)
     bst = _wss.new_id("X509")
-    _wss.add_bst(security, cert, bst)
-    envelope = _wss.reparse(envelope)
-    header, body = envelope[0], envelope[1]
-    security, messaging = header[0], header[1]
-    _wss.sign(security, [
-        _wss.ReferenceSpec("#" + messaging_id, _wss.digest_element(messaging, ("S12",)), (_wss.C14N_EXC,), ("S12",)),
-        _wss.ReferenceSpec("#" + body_id, _wss.digest_element(body), (_wss.C14N_EXC,)),
-    ], key, bst)
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    soap, _ = _envelope.envelope(
+        tokens=_envelope.bst(cert, bst), messaging_wire=messaging_wire,
+        messaging_c14n=messaging_c14n if all(_envelope.reference_fits(r) for r in refs) else None,
+        messaging_id=messaging_id, key=key, signer_bst_id=bst)
+    return soap
 
 
 def build_receipt(ref_to_message_id: str, nri: tuple[etree._Element, ...], *, key: rsa.RSAPrivateKey,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import as4
 from as4.blob import Blob
-from as4.mime import MultipartParser, OutboundPart, parse_multipart, render_multipart
+from as4.mime import MultipartParser, OutboundPart, _parse_content_type_email, parse_content_type, parse_multipart, \
+    render_multipart
 
 CT = 'multipart/related; boundary="b1"; type="application/soap+xml"'
 
@@ -145,3 +146,26 @@ def _message(aps, now):
         _cache["m"] = as4.build_user_message(make_sbd(), key=aps.sender.key, cert=aps.sender.cert,
                                              receiver_cert=aps.receiver.cert, at=now)
     return _cache["m"]
+
+
+_CONTENT_TYPES = [
+    'multipart/related; boundary="----=_Part_0_1950117092.1769701143986"; type="application/soap+xml"',
+    "multipart/related;boundary=MIMEBoundary_abc;type=\"application/soap+xml\";start=\"<root@x>\"",
+    "Multipart/Related; BOUNDARY=b1; start=<root@x>; start-info=application/soap+xml",
+    "application/soap+xml;charset=UTF-8", "application/soap+xml; charset=UTF-8", "application/xml", "",
+    "text/xml;", 'a/b; x="semi;colon"; y=2', 'a/b; x="unclosed; y=2', "a/b; bare; k = v ; ;",
+    'a/b; q=""; r="<>"; s=<x>; t="\'"', "a/b=c; k=v", " A/B ; K=V",
+    # the email module's cases: RFC 2231, escapes, folding, non-ASCII
+    "a/b; name*=utf-8''%E2%82%AC", 'a/b; x="a\\"b"', "a/b;\r\n boundary=x", "a/b; k=\u00e9",
+]
+
+
+@pytest.mark.parametrize("value", _CONTENT_TYPES)
+def test_parse_content_type_matches_the_email_module(value: str) -> None:
+    assert parse_content_type(value) == _parse_content_type_email(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='aB/=;" <>\t-*\\', max_size=40))
+def test_parse_content_type_matches_the_email_module_on_any_ascii(value: str) -> None:
+    assert parse_content_type(value) == _parse_content_type_email(value)

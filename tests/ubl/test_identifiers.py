@@ -257,3 +257,17 @@ def test_document_type_parse_raises_only_identifier_error(text: str) -> None:
     except IdentifierError:
         return
     assert DocumentTypeId.parse(str(doc)) == doc
+
+
+@pytest.mark.parametrize("code", range(0x100))
+def test_document_type_refuses_exactly_latin1_whitespace_and_controls(code: int) -> None:
+    """The regex scan refuses the same characters as str.isspace() or a C0 control (the rule it replaced)."""
+    ch = chr(code)
+    refused = ch.isspace() or code < 0x20
+    value = f"urn:x::Invoice##a{ch}b::2.1"
+    if refused:
+        with pytest.raises(IdentifierError) as info:
+            DocumentTypeId("busdox-docid-qns", value)
+        assert info.value.problem is P.BAD_CHARACTERS
+    else:
+        assert DocumentTypeId("busdox-docid-qns", value).value == value
