@@ -35,34 +35,28 @@ _X509V3 = _wss.X509V3
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def text(value: str) -> str:
-    """Character data as exclusive c14n writes it (& < > and CR escaped)."""
+_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#xD;"))
+_ATTR_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), ('"', "&quot;"), ("\t", "&#x9;"), ("\n", "&#xA;"), ("\r", "&#xD;"))
+
+
+def _escaped(value: str, escapes: tuple[tuple[str, str], ...]) -> str:
+    """`value` checked to be XML characters, with `escapes` applied in order (`&` first)."""
     if _NOT_XML_CHAR.search(value):
         raise ValueError(f"not an XML character in {value[:60]!r}")
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#xD;")
+    for char, entity in escapes:
+        if char in value:  # most values need none: a scan is cheaper than a replace
+            value = value.replace(char, entity)
     return value
+
+
+def text(value: str) -> str:
+    """Character data as exclusive c14n writes it (& < > and CR escaped)."""
+    return _escaped(value, _TEXT_ESCAPES)
 
 
 def attr(value: str) -> str:
     """An attribute value as exclusive c14n writes it (& < " TAB LF CR escaped)."""
-    if _NOT_XML_CHAR.search(value):
-        raise ValueError(f"not an XML character in {value[:60]!r}")
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", "&#x9;").replace("\n", "&#xA;").replace("\r", "&#xD;")
-    return value
+    return _escaped(value, _ATTR_ESCAPES)
 
 
 def _el(tag: str, content: str | None, **attrs: str | None) -> str:
