@@ -278,16 +278,23 @@ def test_a_dead_workers_lease_runs_out_and_its_late_result_is_refused(node):
     assert [e.to_state for e in outbox.get(sub.entry.id).events].count("delivered") == 1
 
 
-@pytest.mark.db
-def test_running_workers_pick_up_a_submit_at_once_and_stop_cleanly(database_url):
+@pytest.fixture
+def live_service(database_url):
+    """A DeliveryService on the real clock, with a seller and a buyer on this node (internal delivery)."""
+    from datetime import UTC, datetime
+
     from accesspoint.delivery.service import DeliveryService
 
     engine, sessions = make_sessions(database_url)
     add_organisation(sessions, "Seller BV", SELLER, receive=False)
     add_organisation(sessions, "Buyer NV", BUYER_HERE)
-    from datetime import UTC, datetime
+    yield DeliveryService(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000001")
+    engine.dispose()
 
-    service = DeliveryService(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000001")
+
+@pytest.mark.db
+def test_running_workers_pick_up_a_submit_at_once_and_stop_cleanly(live_service):
+    service = live_service
 
     async def scenario() -> State:
         async with service.running(workers=2, poll_interval=30):  # a long poll: only wake() can be quick
@@ -301,23 +308,13 @@ def test_running_workers_pick_up_a_submit_at_once_and_stop_cleanly(database_url)
                 await asyncio.sleep(0.05)
             return state
 
-    try:
-        assert asyncio.run(asyncio.wait_for(scenario(), 20)) is State.DELIVERED
-    finally:
-        engine.dispose()
+    assert asyncio.run(asyncio.wait_for(scenario(), 20)) is State.DELIVERED
 
 
 @pytest.mark.db
-def test_idle_loops_of_one_process_leave_the_polling_to_one_of_them(database_url):
+def test_idle_loops_of_one_process_leave_the_polling_to_one_of_them(live_service):
     """Four idle loops polling on their own cost four claim transactions per interval for nothing."""
-    from datetime import UTC, datetime
-
-    from accesspoint.delivery.service import DeliveryService
-
-    engine, sessions = make_sessions(database_url)
-    add_organisation(sessions, "Seller BV", SELLER, receive=False)
-    add_organisation(sessions, "Buyer NV", BUYER_HERE)
-    service = DeliveryService(sessions, clock=lambda: datetime.now(UTC), seat_id="PXX000001")
+    service = live_service
     claims: dict[str, int] = {}
 
     def counted(worker):
@@ -347,7 +344,4 @@ def test_idle_loops_of_one_process_leave_the_polling_to_one_of_them(database_url
         assert len(quiet) == 4 and sorted(quiet.values())[:3] == [1, 1, 1], quiet  # each looked once, at start
         return state
 
-    try:
-        assert asyncio.run(asyncio.wait_for(scenario(), 60)) is State.DELIVERED
-    finally:
-        engine.dispose()
+    assert asyncio.run(asyncio.wait_for(scenario(), 60)) is State.DELIVERED
