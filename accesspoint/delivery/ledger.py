@@ -22,7 +22,7 @@ import shares
 from accesspoint.db.tables.ledger import LedgerEntry
 from accesspoint.db.tables.organisations import Organisation
 
-__all__ = ["INSERT_LEDGER", "ledger_row", "record"]
+__all__ = ["INSERT_LEDGER", "ledger_row", "record", "record_many"]
 
 #: Built once: the inbox's hot path executes it with a parameter dict (SQL Core, no ORM object).
 INSERT_LEDGER = LedgerEntry.__table__.insert()
@@ -47,3 +47,17 @@ def record(session: Session, *, at: datetime, organisation_id: int, direction: s
     conn.execute(INSERT_LEDGER, ledger_row(
         at=at, organisation_id=organisation_id, organisation_environment_id=org.environment_id, payer=org.payer,
         direction=direction, channel=channel, document_public_id=document_public_id))
+
+
+def record_many(session: Session, records: list[dict[str, object]]) -> None:
+    """`record` for several transactions at once (keyword arguments as dicts): each organisation's
+    payer read once, one insert for all."""
+    if not records:
+        return
+    conn = session.connection()
+    orgs = {}
+    for organisation_id in {r["organisation_id"] for r in records}:
+        orgs[organisation_id] = conn.execute(_PAYER, {"id": organisation_id}).one()
+    conn.execute(INSERT_LEDGER, [ledger_row(
+        **r, organisation_environment_id=orgs[r["organisation_id"]].environment_id,  # type: ignore[arg-type]
+        payer=orgs[r["organisation_id"]].payer) for r in records])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +34,11 @@ __all__ = [
     "Route",
     "Router",
     "AS4_TRANSPORT_PROFILE",
+    "InternalHolders",
 ]
+
+#: (scheme, value) of a participant id -> the id of the organisation on this node that receives on it.
+InternalHolders = Mapping[tuple[str, str], int]
 
 #: The only active Peppol transport profile (code list v9.7; protocol.md §1.1).
 AS4_TRANSPORT_PROFILE = "peppol-transport-as4-v2_0"
@@ -96,13 +100,30 @@ class Router:
         if not candidates:
             return None
         with self.sessions() as session:
-            rows = session.execute(
-                sa.select(OrganisationIdentifier.scheme, OrganisationIdentifier.value, Organisation.id)
-                .join(Organisation, Organisation.id == OrganisationIdentifier.organisation_id)
-                .where(Organisation.peppol_receive.is_(True), Organisation.status == "active")
-                .where(OrganisationIdentifier.value.in_([c.value for c in candidates]))
-            ).all()
-        held = {(scheme, value): org for scheme, value, org in rows}
+            return self.pick_internal(candidates, self.holders(session, candidates))
+
+    @staticmethod
+    def holders(session: Session, candidates: Iterable[ubl.ParticipantId]) -> InternalHolders:
+        """Which of `candidates` organisations on this node hold and receive on, in one query.
+
+        A delivery worker asks this once for a whole claimed batch, in the claim's own transaction,
+        instead of one session and thread hop per document (issue 14).
+        """
+        values = sorted({c.value for c in candidates})
+        if not values:
+            return {}
+        rows = session.execute(
+            sa.select(OrganisationIdentifier.scheme, OrganisationIdentifier.value, Organisation.id)
+            .join(Organisation, Organisation.id == OrganisationIdentifier.organisation_id)
+            .where(Organisation.peppol_receive.is_(True), Organisation.status == "active")
+            .where(OrganisationIdentifier.value.in_(values))
+        ).all()
+        return {(scheme, value): org for scheme, value, org in rows}
+
+    @staticmethod
+    def pick_internal(candidates: Sequence[ubl.ParticipantId],
+                      held: InternalHolders) -> tuple[ubl.ParticipantId, int] | None:
+        """The first candidate in `held` (W8.2 (a) keeps the candidates' order)."""
         for candidate in candidates:
             org = held.get((candidate.scheme, candidate.value))
             if org is not None:
@@ -118,15 +139,20 @@ class Router:
         email: str | None,
         allow_internal: bool = True,
         allow_email: bool = True,
+        held: InternalHolders | None = None,
     ) -> Route | None:
         """The route to use, or None when only an email address (not yet given) could help.
 
         Raises `LookupUnavailable` when some Peppol lookup could not be answered and no
-        earlier candidate had a route.
+        earlier candidate had a route. `held`, when given, is what `holders` answered for these
+        candidates (a worker asks for its whole batch at once); without it the database is asked.
         """
         if allow_internal:
-            # a database query: off the event loop, which also serves HTTP in `serve`
-            internal = await asyncio.to_thread(self.find_internal, candidates)
+            if held is not None:
+                internal = self.pick_internal(candidates, held)
+            else:
+                # a database query: off the event loop, which also serves HTTP in `serve`
+                internal = await asyncio.to_thread(self.find_internal, candidates)
             if internal is not None:
                 pid, org = internal
                 return Route(Channel.INTERNAL, participant_id=str(pid), organisation_id=org)

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from accesspoint.config import SmtpSettings
-from accesspoint.db.tables.documents import Document, OutboxEvent
+from accesspoint.db.tables.documents import Document, OutboxEntry, OutboxEvent, Transaction
+from accesspoint.db.tables.ledger import LedgerEntry
 from accesspoint.delivery import (
     DeliveryWorker, DocumentRejected, InvalidTransition, Outbox, RetryPolicy, Router, State,
 )
@@ -353,3 +354,133 @@ def test_idle_loops_of_one_process_leave_the_polling_to_one_of_them(live_service
         return state
 
     assert asyncio.run(asyncio.wait_for(scenario(), 60)) is State.DELIVERED
+
+
+def test_a_claimed_batch_asks_once_which_receivers_are_ours(node, monkeypatch):
+    """The internal-delivery question is asked for the whole batch in the claim, not per document."""
+    sessions, clock, outbox, router, seller, buyer = node
+    subs = [outbox.submit(invoice(f"BATCH-{n}")) for n in range(5)]
+    asked: list[int] = []
+    holders = Router.holders
+
+    def counted(session, candidates):
+        candidates = list(candidates)
+        asked.append(len(candidates))
+        return holders(session, candidates)
+    monkeypatch.setattr(Router, "holders", staticmethod(counted))
+    monkeypatch.setattr(Router, "find_internal", lambda self, candidates: pytest.fail("asked per document"))
+    w = worker(sessions, router, clock)
+    assert asyncio.run(w.drain()) == 5
+    assert len(asked) == 1 and asked[0] >= 5, asked
+    assert {outbox.get(s.entry.id).channel for s in subs} == {"internal"}
+    assert {outbox.get(s.entry.id).state for s in subs} == {State.DELIVERED}
+
+
+def test_a_document_whose_facts_cannot_be_read_at_claim_fails_alone(node):
+    """The claim reads each document's facts; one unreadable document is its own attempt's error."""
+    sessions, clock, outbox, router, seller, buyer = node
+    good, bad = outbox.submit(invoice("FACTS-1")), outbox.submit(invoice("FACTS-2"))
+    with sessions.begin() as s:
+        doc = s.scalars(sa.select(Document).where(Document.number == "FACTS-2", Document.direction == "out")).one()
+        doc.content = b"<not-an-invoice/>"
+    w = worker(sessions, router, clock)
+    assert asyncio.run(w.drain()) == 2
+    assert outbox.get(good.entry.id).state is State.DELIVERED
+    broken = outbox.get(bad.entry.id)
+    assert broken.state is State.CREATED and broken.error_code == "internal-error", broken
+
+
+def _delivered_group(sessions, clock, outbox, router, numbers):
+    """Claimed entries and a receipt-verified AS4 outcome for each, as the worker has them after sending."""
+    from accesspoint.delivery.routing import Channel, Route
+    from accesspoint.delivery.transport import As4Outcome
+    from accesspoint.delivery.worker import _Delivered
+
+    subs = [outbox.submit(invoice(n)) for n in numbers]
+    w = worker(sessions, router, clock)
+    batch = w.claim_work(len(numbers))
+    assert len(batch) == len(numbers)
+    route = Route(Channel.PEPPOL, participant_id=BUYER_HERE, endpoint="https://ap.example/as4")
+    group = [_Delivered(work, route, w.message_id(work), As4Outcome(f"receipt-{work.number}".encode(), "PXX000009"),
+                        clock()) for work in batch]
+    return w, subs, group
+
+
+@pytest.mark.db
+def test_deliveries_finishing_together_are_written_in_one_transaction_each_under_its_lease(node):
+    sessions, clock, outbox, router, seller, buyer = node
+    w, subs, group = _delivered_group(sessions, clock, outbox, router, ["GRP-1", "GRP-2", "GRP-3"])
+    with sessions.begin() as s:  # GRP-2's lease was lost (it ran out and another worker took it)
+        s.execute(sa.update(OutboxEntry).where(OutboxEntry.id == group[1].work.claim.entry_id)
+                  .values(claimed_by="someone-else"))
+    commits: list[object] = []
+    engine = sessions.kw["bind"]
+
+    def committed(conn):
+        commits.append(conn)
+    sa.event.listen(engine, "commit", committed)
+    try:
+        assert w._write_delivered_group(group) == [True, False, True]
+    finally:
+        sa.event.remove(engine, "commit", committed)
+    assert len(commits) == 1
+    states = [outbox.get(s.entry.id) for s in subs]
+    assert [e.state for e in states] == [State.DELIVERED, State.CREATED, State.DELIVERED]
+    assert [(e.from_state, e.to_state) for e in states[2].events] == [
+        (None, "created"), ("created", "sent"), ("sent", "delivered")]
+    with sessions() as s:
+        charged = s.scalars(sa.select(LedgerEntry.document_public_id).where(LedgerEntry.direction == "out")).all()
+        logged = s.scalar(sa.select(sa.func.count()).select_from(Transaction))
+        rows = s.execute(sa.select(OutboxEntry.claimed_by, OutboxEntry.receipt, OutboxEntry.remote_seat_id)
+                         .where(OutboxEntry.id.in_([d.work.claim.entry_id for d in group]))
+                         .order_by(OutboxEntry.id)).all()
+    assert sorted(charged) == sorted([group[0].work.document_public_id, group[2].work.document_public_id])
+    assert logged == 2
+    assert [r.claimed_by for r in rows] == [None, "someone-else", None]  # ours released
+    assert [(r.receipt, r.remote_seat_id) for r in rows] == [
+        (b"receipt-GRP-1", "PXX000009"), (None, None), (b"receipt-GRP-3", "PXX000009")]
+
+
+@pytest.mark.db
+def test_one_delivery_that_cannot_be_written_does_not_undo_the_others_of_its_group(node):
+    sessions, clock, outbox, router, seller, buyer = node
+    w, subs, group = _delivered_group(sessions, clock, outbox, router, ["ONE-1", "ONE-2", "ONE-3"])
+    with sessions.begin() as s:  # ONE-3 is already final: sent -> delivered is no move from failed
+        s.execute(sa.update(OutboxEntry).where(OutboxEntry.id == group[2].work.claim.entry_id)
+                  .values(state=State.FAILED.value))
+    results = w._write_delivered_group(group)
+    assert results[:2] == [True, True] and isinstance(results[2], InvalidTransition), results
+    assert [outbox.get(s.entry.id).state for s in subs] == [State.DELIVERED, State.DELIVERED, State.FAILED]
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Transaction)) == 2
+
+
+def test_group_commit_writes_what_arrives_during_a_write_together_and_a_lone_item_at_once():
+    from accesspoint.delivery.worker import GroupCommit
+
+    groups: list[list[int]] = []
+    release = __import__("threading").Event()
+
+    def write(items):
+        groups.append(list(items))
+        if len(groups) == 1:
+            release.wait(10)  # the first write is slow: everything submitted meanwhile queues
+        return [item * 10 if item != 4 else ValueError("four") for item in items]
+
+    async def scenario():
+        commit: GroupCommit[int] = GroupCommit(write)
+        first = asyncio.ensure_future(commit.submit(1))
+        while not groups:
+            await asyncio.sleep(0.001)
+        rest = [asyncio.ensure_future(commit.submit(n)) for n in (2, 3, 4)]
+        await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.gather(first, *rest, return_exceptions=True)
+        lone = await commit.submit(5)
+        return results, lone
+
+    results, lone = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert groups == [[1], [2, 3, 4], [5]]
+    assert results[:3] == [10, 20, 30] and isinstance(results[3], ValueError)
+    assert lone == 50
+
