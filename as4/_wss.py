@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, qname, text_of
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, children, first, qname, text_of
 from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -106,7 +106,7 @@ def _der_base64(cert: x509.Certificate) -> str:
 
 # -- verification -----------------------------------------------------------------------------
 def _prefixes(parent: etree._Element) -> tuple[str, ...] | None:
-    inc = parent.find(f"{{{EC}}}InclusiveNamespaces")
+    inc = first(parent, f"{{{EC}}}InclusiveNamespaces")
     if inc is None:
         return None
     return tuple(p for p in (inc.get("PrefixList") or "").split() if p)
@@ -220,23 +220,27 @@ def verify(
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
-    sigs = security.findall(f"{{{DS}}}Signature")
+    # child look-ups by Clark name (`as4._xml.children`/`first`: findall/find's answers, without the path
+    # parsing); the multi-step ones spelt out as the same document-order walk
+    sigs = children(security, f"{{{DS}}}Signature")
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
     if len(sigs) > 1:
         raise FailedAuthentication("more than one ds:Signature in the security header")
     sig = sigs[0]
-    si = sig.find(f"{{{DS}}}SignedInfo")
+    si = first(sig, f"{{{DS}}}SignedInfo")
     if si is None:
         raise FailedAuthentication("ds:SignedInfo is missing")
-    cm = si.find(f"{{{DS}}}CanonicalizationMethod")
+    cm = first(si, f"{{{DS}}}CanonicalizationMethod")
     if cm is None or cm.get("Algorithm") != C14N_EXC:
         raise FailedAuthentication("SignedInfo canonicalization is not exclusive c14n")
-    sm = si.find(f"{{{DS}}}SignatureMethod")
+    sm = first(si, f"{{{DS}}}SignatureMethod")
     if sm is None or sm.get("Algorithm") != RSA_SHA256:
         raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
                                    "is not RSA-SHA256")
-    str_ref = sig.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
+    str_ref = next((r for ki in sig.iterchildren(f"{{{DS}}}KeyInfo")  # KeyInfo/STR/Reference
+                    for tr in ki.iterchildren(f"{{{WSSE}}}SecurityTokenReference")
+                    for r in tr.iterchildren(f"{{{WSSE}}}Reference")), None)
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
     root = security.getroottree().getroot()
@@ -245,20 +249,21 @@ def verify(
     chain = token_certificates(security, str_ref.get("URI"), index)
     cert = chain[0]
     verified: list[VerifiedReference] = []
-    refs = si.findall(f"{{{DS}}}Reference")
+    refs = children(si, f"{{{DS}}}Reference")
     if not refs:
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        dm = ref.find(f"{{{DS}}}DigestMethod")
+        dm = first(ref, f"{{{DS}}}DigestMethod")
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:
-            expected = base64.b64decode("".join((text_of(ref.find(f"{{{DS}}}DigestValue")) or "").split()),
+            expected = base64.b64decode("".join((text_of(first(ref, f"{{{DS}}}DigestValue")) or "").split()),
                                         validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = ref.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")
+        transforms = [t for ts in ref.iterchildren(f"{{{DS}}}Transforms")  # Transforms/Transform
+                      for t in ts.iterchildren(f"{{{DS}}}Transform")]
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):
@@ -285,7 +290,7 @@ def verify(
         else:
             raise FailedAuthentication(f"unsupported reference URI {uri[:80]!r}")
     try:
-        value = base64.b64decode("".join((text_of(sig.find(f"{{{DS}}}SignatureValue")) or "").split()),
+        value = base64.b64decode("".join((text_of(first(sig, f"{{{DS}}}SignatureValue")) or "").split()),
                                  validate=True)
     except (binascii.Error, ValueError):
         raise FailedAuthentication("SignatureValue is not base64") from None

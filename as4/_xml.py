@@ -62,6 +62,17 @@ def qname(ns: str, local: str) -> str:
     return f"{{{ns}}}{local}"
 
 
+def children(parent: etree._Element, tag: str) -> list[etree._Element]:
+    """The child elements named `tag` (Clark notation), in order: what `parent.findall(tag)` returns,
+    without its path parsing (about half the cost, and a message takes some sixty such look-ups)."""
+    return list(parent.iterchildren(tag))
+
+
+def first(parent: etree._Element, tag: str) -> etree._Element | None:
+    """The first child element named `tag`, as `parent.find(tag)` returns it."""
+    return next(parent.iterchildren(tag), None)
+
+
 def text_of(el: etree._Element | None) -> str | None:
     if el is None:
         return None

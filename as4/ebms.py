@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from as4._xml import DS, EB, EBBP, NS, WSU_ID, qname, text_of
+from as4._xml import DS, EB, EBBP, NS, WSU_ID, children, first, qname, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
 
 __all__ = [
@@ -168,7 +168,8 @@ def _clark(path: str) -> str:
 
 
 def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
-    found = parent.findall(_clark(path))
+    clark = _clark(path)
+    found = parent.findall(clark) if "/" in clark else children(parent, clark)
     if not found:
         raise InvalidHeader(f"{what} is missing")
     if len(found) > 1:
@@ -187,7 +188,7 @@ def _properties(parent: etree._Element | None) -> tuple[Property, ...]:
     if parent is None:
         return ()
     out = []
-    for p in parent.findall(f"{{{EB}}}Property"):
+    for p in children(parent, f"{{{EB}}}Property"):
         name = p.get("name")
         if not name:
             raise InvalidHeader("eb:Property without a name")
@@ -196,7 +197,7 @@ def _properties(parent: etree._Element | None) -> tuple[Property, ...]:
 
 
 def _party(el: etree._Element, what: str) -> tuple[Party, int]:
-    ids = el.findall(f"{{{EB}}}PartyId")
+    ids = children(el, f"{{{EB}}}PartyId")
     if not ids:
         raise InvalidHeader(f"{what}/eb:PartyId is missing")
     value = (ids[0].text or "").strip()
@@ -210,7 +211,7 @@ def _message_info(el: etree._Element, what: str) -> tuple[str, datetime, str | N
     info = _one(el, "eb:MessageInfo", f"{what}/eb:MessageInfo")
     message_id = _text(info, "eb:MessageId", f"{what}/eb:MessageId")
     ts = parse_timestamp(text_of(_one(info, "eb:Timestamp", f"{what}/eb:Timestamp")))
-    ref = info.find(f"{{{EB}}}RefToMessageId")
+    ref = first(info, f"{{{EB}}}RefToMessageId")
     return message_id, ts, (text_of(ref) or None) if ref is not None else None
 
 
@@ -220,7 +221,7 @@ def _user_message(um: etree._Element) -> UserMessage:
     from_party, n_from = _party(_one(party_info, "eb:From", "eb:From"), "eb:From")
     to_party, n_to = _party(_one(party_info, "eb:To", "eb:To"), "eb:To")
     collab = _one(um, "eb:CollaborationInfo", "eb:CollaborationInfo")
-    agreement = collab.find(f"{{{EB}}}AgreementRef")
+    agreement = first(collab, f"{{{EB}}}AgreementRef")
     service_el = _one(collab, "eb:Service", "eb:Service")
     service = text_of(service_el)
     if not service:
@@ -228,21 +229,21 @@ def _user_message(um: etree._Element) -> UserMessage:
     action = _text(collab, "eb:Action", "eb:Action")
     conversation = _text(collab, "eb:ConversationId", "eb:ConversationId")
     parts = []
-    payload_info = um.find(f"{{{EB}}}PayloadInfo")
+    payload_info = first(um, f"{{{EB}}}PayloadInfo")
     if payload_info is not None:
-        for pi in payload_info.findall(f"{{{EB}}}PartInfo"):
+        for pi in children(payload_info, f"{{{EB}}}PartInfo"):
             href = pi.get("href")
             if href is None:
                 # a SOAP-body payload; Peppol forbids it, the profile check says so
-                parts.append(PartInfo("", _properties(pi.find(f"{{{EB}}}PartProperties"))))
+                parts.append(PartInfo("", _properties(first(pi, f"{{{EB}}}PartProperties"))))
                 continue
             if not href.startswith("cid:"):
                 # `#id`: a SOAP-Body payload (ebMS 3 §5.2.2.13); Peppol refuses it in the profile check
-                parts.append(PartInfo("", _properties(pi.find(f"{{{EB}}}PartProperties"))))
+                parts.append(PartInfo("", _properties(first(pi, f"{{{EB}}}PartProperties"))))
                 continue
             from as4.mime import normalize_cid
 
-            parts.append(PartInfo(normalize_cid(href), _properties(pi.find(f"{{{EB}}}PartProperties"))))
+            parts.append(PartInfo(normalize_cid(href), _properties(first(pi, f"{{{EB}}}PartProperties"))))
     return UserMessage(
         message_id=message_id,
         timestamp=ts,
@@ -256,7 +257,7 @@ def _user_message(um: etree._Element) -> UserMessage:
         agreement_ref=text_of(agreement) if agreement is not None else None,
         agreement_ref_type=agreement.get("type") if agreement is not None else None,
         agreement_pmode=agreement.get("pmode") if agreement is not None else None,
-        properties=_properties(um.find(f"{{{EB}}}MessageProperties")),
+        properties=_properties(first(um, f"{{{EB}}}MessageProperties")),
         parts=tuple(parts),
         mpc=um.get("mpc"),
         from_party_count=n_from,
@@ -268,22 +269,26 @@ def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
     import base64
 
     out = []
-    for ref in receipt.iterfind(f".//{{{EBBP}}}MessagePartNRInformation/{{{DS}}}Reference"):
-        dm = ref.find(f"{{{DS}}}DigestMethod")
-        dv = text_of(ref.find(f"{{{DS}}}DigestValue")) or ""
+    # `.//ebbp:MessagePartNRInformation/ds:Reference` in document order, without the path machinery
+    refs = (ref for part in receipt.iter(f"{{{EBBP}}}MessagePartNRInformation")
+            for ref in part.iterchildren(f"{{{DS}}}Reference"))
+    for ref in refs:
+        dm = first(ref, f"{{{DS}}}DigestMethod")
+        dv = text_of(first(ref, f"{{{DS}}}DigestValue")) or ""
         try:
             digest = base64.b64decode(dv, validate=False)
         except ValueError:
             digest = b""
-        transforms = tuple(t.get("Algorithm", "") for t in ref.iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform"))
+        transforms = tuple(t.get("Algorithm", "") for ts in ref.iterchildren(f"{{{DS}}}Transforms")
+                           for t in ts.iterchildren(f"{{{DS}}}Transform"))
         out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest, transforms))
     return tuple(out)
 
 
 def _signal_message(sm: etree._Element) -> SignalMessage:
     message_id, ts, ref = _message_info(sm, "eb:SignalMessage")
-    receipt_el = sm.find(f"{{{EB}}}Receipt")
-    errors = sm.findall(f"{{{EB}}}Error")
+    receipt_el = first(sm, f"{{{EB}}}Receipt")
+    errors = children(sm, f"{{{EB}}}Error")
     receipt = Receipt(_nr_references(receipt_el)) if receipt_el is not None else None
     error = None
     if errors:
@@ -299,8 +304,8 @@ def _signal_message(sm: etree._Element) -> SignalMessage:
                 short_description=e.get("shortDescription"),
                 origin=e.get("origin"),
                 ref_to_message_in_error=e.get("refToMessageInError"),
-                description=text_of(e.find(f"{{{EB}}}Description")),
-                detail=text_of(e.find(f"{{{EB}}}ErrorDetail")),
+                description=text_of(first(e, f"{{{EB}}}Description")),
+                detail=text_of(first(e, f"{{{EB}}}ErrorDetail")),
             ))
         error = ErrorSignal(tuple(items))
     other = tuple(etree.QName(c).localname for c in sm if isinstance(c.tag, str)
@@ -314,8 +319,8 @@ def parse_messaging(messaging: etree._Element) -> UserMessage | SignalMessage:
     Peppol is one message per HTTP request; bundling (ebMS 3 §5.2) is refused
     with EBMS:0003 as phase4 does.
     """
-    users = messaging.findall(f"{{{EB}}}UserMessage")
-    signals = messaging.findall(f"{{{EB}}}SignalMessage")
+    users = children(messaging, f"{{{EB}}}UserMessage")
+    signals = children(messaging, f"{{{EB}}}SignalMessage")
     if len(users) + len(signals) == 0:
         raise InvalidHeader("eb:Messaging holds neither a UserMessage nor a SignalMessage")
     if len(users) + len(signals) > 1:
