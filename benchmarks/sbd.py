@@ -62,12 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement (default 2)")
     args = parser.parse_args(argv)
+    sender, receiver = ubl.ParticipantId.parse("0088:5798000000001"), ubl.ParticipantId.parse("9925:be0848934496")
     for name, payload in payloads().items():
         def build() -> bytes:
             return ubl.build_sbd(
-                sender=ubl.ParticipantId.parse("0088:5798000000001"),
-                receiver=ubl.ParticipantId.parse("9925:be0848934496"),
-                document_type_id=ubl.BIS_BILLING_INVOICE, process_id=ubl.BIS_BILLING_PROCESS,
+                sender=sender, receiver=receiver, document_type_id=ubl.BIS_BILLING_INVOICE, process_id=ubl.BIS_BILLING_PROCESS,
                 country_c1="BE", payload=payload, creation_time=AT,
                 instance_identifier="3f0a4f5e-1111-4222-8333-444455556666")
 
