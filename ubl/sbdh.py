@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -412,13 +413,15 @@ def build_sbd(
 
     Standard and Type come from the payload's root element, TypeVersion from the
     document type id (`...::2.1`) unless given. `instance_identifier` defaults to a
-    fresh UUID. The result is checked with `parse_sbd`, so a caller can never send
-    an envelope we would ourselves reject; raises SbdhError if it would be.
+    fresh UUID. The result passes every check of `parse_sbd` (run on the tree built
+    here, see below), so a caller can never send an envelope we would ourselves
+    reject; raises SbdhError if it would be.
     """
     try:
-        message = parse_xml(payload).getroot()
+        payload_tree = parse_xml(payload)
     except XmlRejected as exc:
         raise SbdhError(P.INVALID_BUSINESS_MESSAGE, f"payload: {exc}") from None
+    message, encoding = payload_tree.getroot(), payload_tree.docinfo.encoding
     q = etree.QName(message)
     if type_version is None:
         type_version = document_type_id.version
@@ -457,5 +460,36 @@ def build_sbd(
             etree.SubElement(scope, _q("Identifier")).text = scheme
     sbd.append(message)
     out = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
-    parse_sbd(out)
+    # The checks of parse_sbd run on the tree just serialised, not on a re-parse of `out` (issue 14):
+    # the two trees are the same for every check, because lxml writes text and attribute values so
+    # that they parse back as they were (it escapes CR, TAB and LF, and refuses a string XML cannot
+    # carry), and the one element whose namespace re-parsing changes, a business message root in no
+    # namespace (it would fall into the SBDH default namespace), is refused either way with the same
+    # INVALID_SBD_XML. What only a re-parse would see is nesting one level too deep; checked apart.
+    if _too_deep_in_sbd(payload, encoding, message):
+        raise SbdhError(P.INVALID_SBD_XML, f"the business message nests deeper than {_MAX_DEPTH - 1} levels")
+    _read_envelope(sbd, with_payload=False)
     return out
+
+
+#: libxml2's nesting limit in huge-tree mode (ubl/_xml.py): an element deeper than this is refused.
+_MAX_DEPTH = 2048
+#: Encodings in which every `<` is the byte 0x3C, so counting that byte bounds the number of elements.
+_LT_IS_0X3C = frozenset({"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1", "UTF-16", "UTF-16LE", "UTF-16BE"})
+
+
+def _too_deep_in_sbd(payload: bytes, encoding: str | None, message: etree._Element) -> bool:
+    """Whether `message`, one level down in the SBD, has an element past libxml2's nesting limit.
+
+    A re-parse of the SBD (and the receiver's parse) would refuse it, though the payload alone parsed.
+    Each level needs its own start tag, so a payload with fewer `<` than the limit cannot reach it; only
+    larger ones pay for the XPath (a path of `_MAX_DEPTH - 1` steps below the message root).
+    """
+    if (encoding or "").upper() in _LT_IS_0X3C and payload.count(b"<") < _MAX_DEPTH - 1:
+        return False
+    return bool(_deep_path()(message))
+
+
+@functools.cache
+def _deep_path() -> etree.XPath:
+    return etree.XPath("boolean(" + "/".join(["*"] * (_MAX_DEPTH - 1)) + ")")
