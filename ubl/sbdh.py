@@ -18,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -118,12 +119,15 @@ class StandardBusinessDocument:
 
 
 def _q(local: str) -> str:
-    return f"{{{SBDH_NS}}}{local}"
+    return _CLARK.get(local) or f"{{{SBDH_NS}}}{local}"
 
 
-def _children(el: etree._Element) -> list[etree._Element]:
-    """Element children, without comments and processing instructions."""
-    return [c for c in el if isinstance(c.tag, str)]
+#: The Clark names parse_sbd and build_sbd use, built once: some 50 per envelope otherwise (issue 14).
+_CLARK = {local: f"{{{SBDH_NS}}}{local}" for local in (
+    "StandardBusinessDocument", "StandardBusinessDocumentHeader", "HeaderVersion", "Sender", "Receiver",
+    "Identifier", "ContactInformation", "DocumentIdentification", "Manifest", "BusinessScope", "Standard",
+    "TypeVersion", "InstanceIdentifier", "Type", "MultipleType", "CreationDateAndTime", "Scope",
+)}
 
 
 def _text(el: etree._Element) -> str:
@@ -132,26 +136,44 @@ def _text(el: etree._Element) -> str:
 
 class _Shape:
     """Checks an element's children against an XSD-like sequence, the way the
-    GS1 SBDH schema would; any deviation is INVALID_SBD_XML."""
+    GS1 SBDH schema would; any deviation is INVALID_SBD_XML.
+
+    One pass over the children (comments and processing instructions skipped, text
+    between them refused), and `take` compares each tag with one Clark name built per
+    call: parse_sbd makes some 30 of these checks per envelope (issue 14).
+    """
+
+    __slots__ = ("kids", "tags", "pos", "where")
 
     def __init__(self, el: etree._Element, where: str) -> None:
-        self.kids = _children(el)
         self.pos = 0
         self.where = where
-        if (el.text or "").strip():
+        text = el.text
+        # `not text.isspace()` is `text.strip() != ""` without the copy (the same whitespace).
+        if text and not text.isspace():
             raise SbdhError(P.INVALID_SBD_XML, f"{where} has text content")
+        kids, tags = [], []
         for kid in el:
-            if (kid.tail or "").strip():
+            tail = kid.tail
+            if tail and not tail.isspace():
                 raise SbdhError(P.INVALID_SBD_XML, f"{where} has text content")
+            tag = kid.tag  # lxml builds this string on every access: once per child here
+            if isinstance(tag, str):
+                kids.append(kid)
+                tags.append(tag)
+        self.kids, self.tags = kids, tags
 
     def take(self, local: str, lo: int = 1, hi: int | None = 1) -> list[etree._Element]:
-        got = []
-        while self.pos < len(self.kids) and self.kids[self.pos].tag == _q(local) and (hi is None or len(got) < hi):
-            got.append(self.kids[self.pos])
-            self.pos += 1
-        if len(got) < lo:
+        tag = _q(local)
+        tags, start = self.tags, self.pos
+        end = len(tags) if hi is None else min(len(tags), start + hi)
+        pos = start
+        while pos < end and tags[pos] == tag:
+            pos += 1
+        if pos - start < lo:
             raise SbdhError(P.INVALID_SBD_XML, f"{self.where}: missing <{local}>")
-        return got
+        self.pos = pos
+        return self.kids[start:pos]
 
     def done(self) -> None:
         if self.pos < len(self.kids):
@@ -167,6 +189,8 @@ _DATETIME_RE = re.compile(
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _TYPE_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]*")
 _UBL_VERSION_RE = re.compile(r"2\.[0-9]")
+#: `\s` of a str pattern is exactly `str.isspace()` (both are Py_UNICODE_ISSPACE), in one C call.
+_SPACE_RE = re.compile(r"\s")
 
 
 def _parse_datetime(text: str, warnings: list[SbdhWarning]) -> dt.datetime:
@@ -209,7 +233,15 @@ def parse_sbd(data: bytes) -> StandardBusinessDocument:
         tree = parse_xml(data)
     except XmlRejected as exc:
         raise SbdhError(P.INVALID_SBD_XML, str(exc)) from None
-    root = tree.getroot()
+    return _read_envelope(tree.getroot(), with_payload=True)
+
+
+def _read_envelope(root: etree._Element, *, with_payload: bool) -> StandardBusinessDocument:
+    """Every check of `parse_sbd` on the parsed tree; raises SbdhError.
+
+    `with_payload=False` (build_sbd checking the tree it has just built) leaves `payload`
+    empty rather than serialising a business message the caller already has.
+    """
     if root.tag != _q("StandardBusinessDocument"):
         raise SbdhError(P.INVALID_SBD_XML, f"root element is {root.tag}, not the SBDH StandardBusinessDocument")
 
@@ -277,7 +309,7 @@ def parse_sbd(data: bytes) -> StandardBusinessDocument:
     if not type_ or (xml_payload and type_ != msg_q.localname):
         raise SbdhError(P.INVALID_TYPE, f"Type {type_!r} is not the business message root {msg_q.localname!r}")
     instance_identifier = _text(instance_el)
-    if not instance_identifier or any(c.isspace() for c in instance_identifier):
+    if not instance_identifier or _SPACE_RE.search(instance_identifier):
         raise SbdhError(P.INVALID_INSTANCE_IDENTIFIER, f"InstanceIdentifier {instance_identifier!r} is empty or has spaces")
 
     if not scopes_el:
@@ -347,7 +379,7 @@ def parse_sbd(data: bytes) -> StandardBusinessDocument:
         standard=standard,
         type_version=type_version,
         type=type_,
-        payload=etree.tostring(message, with_tail=False),
+        payload=etree.tostring(message, with_tail=False) if with_payload else b"",
         mls_to=mls_to,
         mls_type=mls_type,
         additional_scopes=tuple(extra),
@@ -381,13 +413,15 @@ def build_sbd(
 
     Standard and Type come from the payload's root element, TypeVersion from the
     document type id (`...::2.1`) unless given. `instance_identifier` defaults to a
-    fresh UUID. The result is checked with `parse_sbd`, so a caller can never send
-    an envelope we would ourselves reject; raises SbdhError if it would be.
+    fresh UUID. The result passes every check of `parse_sbd` (run on the tree built
+    here, see below), so a caller can never send an envelope we would ourselves
+    reject; raises SbdhError if it would be.
     """
     try:
-        message = parse_xml(payload).getroot()
+        payload_tree = parse_xml(payload)
     except XmlRejected as exc:
         raise SbdhError(P.INVALID_BUSINESS_MESSAGE, f"payload: {exc}") from None
+    message, encoding = payload_tree.getroot(), payload_tree.docinfo.encoding
     q = etree.QName(message)
     if type_version is None:
         type_version = document_type_id.version
@@ -426,5 +460,36 @@ def build_sbd(
             etree.SubElement(scope, _q("Identifier")).text = scheme
     sbd.append(message)
     out = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
-    parse_sbd(out)
+    # The checks of parse_sbd run on the tree just serialised, not on a re-parse of `out` (issue 14):
+    # the two trees are the same for every check, because lxml writes text and attribute values so
+    # that they parse back as they were (it escapes CR, TAB and LF, and refuses a string XML cannot
+    # carry), and the one element whose namespace re-parsing changes, a business message root in no
+    # namespace (it would fall into the SBDH default namespace), is refused either way with the same
+    # INVALID_SBD_XML. What only a re-parse would see is nesting one level too deep; checked apart.
+    if _too_deep_in_sbd(payload, encoding, message):
+        raise SbdhError(P.INVALID_SBD_XML, f"the business message nests deeper than {_MAX_DEPTH - 1} levels")
+    _read_envelope(sbd, with_payload=False)
     return out
+
+
+#: libxml2's nesting limit in huge-tree mode (ubl/_xml.py): an element deeper than this is refused.
+_MAX_DEPTH = 2048
+#: Encodings in which every `<` is the byte 0x3C, so counting that byte bounds the number of elements.
+_LT_IS_0X3C = frozenset({"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1", "UTF-16", "UTF-16LE", "UTF-16BE"})
+
+
+def _too_deep_in_sbd(payload: bytes, encoding: str | None, message: etree._Element) -> bool:
+    """Whether `message`, one level down in the SBD, has an element past libxml2's nesting limit.
+
+    A re-parse of the SBD (and the receiver's parse) would refuse it, though the payload alone parsed.
+    Each level needs its own start tag, so a payload with fewer `<` than the limit cannot reach it; only
+    larger ones pay for the XPath (a path of `_MAX_DEPTH - 1` steps below the message root).
+    """
+    if (encoding or "").upper() in _LT_IS_0X3C and payload.count(b"<") < _MAX_DEPTH - 1:
+        return False
+    return bool(_deep_path()(message))
+
+
+@functools.cache
+def _deep_path() -> etree.XPath:
+    return etree.XPath("boolean(" + "/".join(["*"] * (_MAX_DEPTH - 1)) + ")")

@@ -1,0 +1,434 @@
+# The SBDH envelope code as it was before issue 14 (ubl/sbdh.py at 7c371e1), kept verbatim as an
+# oracle: tests/ubl/test_sbdh_equivalence.py checks that the faster `ubl.parse_sbd` and `ubl.build_sbd`
+# give the same results and refuse the same inputs with the same problem. Not imported by the product.
+# ruff: noqa
+"""The Peppol SBDH envelope (Business Message Envelope 2.0.x, protocol.md §2).
+
+Every Peppol AS4 payload is a GS1 StandardBusinessDocument: a header naming the
+sender and receiver participants, the document type and process, the C1 country
+and optional MLS routing, followed by exactly one business message.
+
+`parse_sbd(bytes)` checks the structure the GS1 SBDH 1.3 schema prescribes and the
+Peppol rules on top of it, and raises `SbdhError(problem)` with the problem named
+as in peppol-commons (EPeppolSBDHDataError) so results compare with phase4.
+Problems the envelope spec only warns about (an invalid MLS_TO, since
+peppol-commons 12.3.9) are returned in `warnings` and the field is left unset.
+`build_sbd(...)` writes an envelope that `parse_sbd` reads back unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import enum
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from ubl._xml import XmlRejected, parse_xml
+from ubl.errors import IdentifierError, SbdhError, SbdhProblem
+from ubl.identifiers import (
+    DOCTYPE_SCHEME,
+    NO_PROCESS_SCHEME,
+    PARTICIPANT_SCHEME,
+    PROCESS_SCHEME,
+    DocumentTypeId,
+    ParticipantId,
+    ProcessId,
+)
+
+__all__ = [
+    "StandardBusinessDocument",
+    "SbdhWarning",
+    "MlsType",
+    "parse_sbd",
+    "build_sbd",
+    "SBDH_NS",
+    "ENVELOPE_NS",
+]
+
+SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+#: Peppol wrapper elements for non-XML payloads (BinaryContent / TextContent).
+ENVELOPE_NS = "http://peppol.eu/xsd/ticc/envelope/1.0"
+_HEADER_VERSION = "1.0"
+_UBL_NS_PREFIX = "urn:oasis:names:specification:ubl:schema:xsd:"
+
+P = SbdhProblem
+
+
+class MlsType(enum.Enum):
+    """Scope MLS_TYPE: when the receiving AP must send a Message Level Status.
+
+    Absent means FAILURE_ONLY (Envelope 2.0.2; peppol-commons 12.5.1 default).
+    """
+
+    FAILURE_ONLY = "FAILURE_ONLY"
+    ALWAYS_SEND = "ALWAYS_SEND"
+
+
+@dataclass(frozen=True, slots=True)
+class SbdhWarning:
+    """A problem that the envelope spec does not treat as fatal."""
+
+    problem: SbdhProblem
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class StandardBusinessDocument:
+    """A parsed Peppol envelope; `payload` is the business message as XML bytes."""
+
+    sender: ParticipantId
+    receiver: ParticipantId
+    document_type_id: DocumentTypeId
+    process_id: ProcessId
+    instance_identifier: str
+    creation_time: dt.datetime  # always timezone-aware
+    country_c1: str
+    standard: str
+    type_version: str
+    type: str
+    payload: bytes
+    mls_to: ParticipantId | None = None
+    mls_type: MlsType | None = None
+    #: Scopes other than the Peppol ones, as (Type, InstanceIdentifier, Identifier or None).
+    additional_scopes: tuple[tuple[str, str, str | None], ...] = ()
+    warnings: tuple[SbdhWarning, ...] = field(default=(), compare=False)
+
+    @property
+    def payload_root(self) -> tuple[str, str]:
+        """(namespace URI, local name) of the business message root element."""
+        root = parse_xml(self.payload).getroot()
+        q = etree.QName(root)
+        return q.namespace or "", q.localname
+
+    def binary_content(self) -> tuple[str, bytes] | None:
+        """For a Peppol BinaryContent/TextContent payload: (mime type, decoded bytes); else None."""
+        root = parse_xml(self.payload).getroot()
+        q = etree.QName(root)
+        if q.namespace != ENVELOPE_NS:
+            return None
+        mime = root.get("mimeType", "application/octet-stream")
+        text = root.text or ""
+        if q.localname == "TextContent":
+            return mime, text.encode(root.get("encoding") or "utf-8")
+        try:
+            return mime, base64.b64decode(text, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise SbdhError(P.INVALID_BUSINESS_MESSAGE, f"BinaryContent is not base64: {exc}") from None
+
+
+def _q(local: str) -> str:
+    return f"{{{SBDH_NS}}}{local}"
+
+
+def _children(el: etree._Element) -> list[etree._Element]:
+    """Element children, without comments and processing instructions."""
+    return [c for c in el if isinstance(c.tag, str)]
+
+
+def _text(el: etree._Element) -> str:
+    return (el.text or "").strip()
+
+
+class _Shape:
+    """Checks an element's children against an XSD-like sequence, the way the
+    GS1 SBDH schema would; any deviation is INVALID_SBD_XML."""
+
+    def __init__(self, el: etree._Element, where: str) -> None:
+        self.kids = _children(el)
+        self.pos = 0
+        self.where = where
+        if (el.text or "").strip():
+            raise SbdhError(P.INVALID_SBD_XML, f"{where} has text content")
+        for kid in el:
+            if (kid.tail or "").strip():
+                raise SbdhError(P.INVALID_SBD_XML, f"{where} has text content")
+
+    def take(self, local: str, lo: int = 1, hi: int | None = 1) -> list[etree._Element]:
+        got = []
+        while self.pos < len(self.kids) and self.kids[self.pos].tag == _q(local) and (hi is None or len(got) < hi):
+            got.append(self.kids[self.pos])
+            self.pos += 1
+        if len(got) < lo:
+            raise SbdhError(P.INVALID_SBD_XML, f"{self.where}: missing <{local}>")
+        return got
+
+    def done(self) -> None:
+        if self.pos < len(self.kids):
+            raise SbdhError(
+                P.INVALID_SBD_XML, f"{self.where}: unexpected <{etree.QName(self.kids[self.pos]).localname}>"
+            )
+
+
+# xs:dateTime; Peppol additionally requires the time zone (Envelope 2.0 §3.3).
+_DATETIME_RE = re.compile(
+    r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+_TYPE_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]*")
+_UBL_VERSION_RE = re.compile(r"2\.[0-9]")
+
+
+def _parse_datetime(text: str, warnings: list[SbdhWarning]) -> dt.datetime:
+    if not _DATETIME_RE.fullmatch(text):
+        raise SbdhError(P.INVALID_SBD_XML, f"CreationDateAndTime {text!r} is not an xs:dateTime")
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SbdhError(P.INVALID_SBD_XML, f"CreationDateAndTime {text!r} is not an xs:dateTime") from None
+    if value.tzinfo is None:
+        # The envelope spec asks for a time zone, but older senders (Oxalis samples) omit it;
+        # read it as UTC rather than lose the message, and say so.
+        warnings.append(SbdhWarning(P.INVALID_CREATION_DATE_TIME, f"CreationDateAndTime {text!r} has no time zone; read as UTC"))
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _partner(elements: list[etree._Element], role: str) -> ParticipantId:
+    count_problem = P.INVALID_SENDER_COUNT if role == "Sender" else P.INVALID_RECEIVER_COUNT
+    authority_problem = P.INVALID_SENDER_AUTHORITY if role == "Sender" else P.INVALID_RECEIVER_AUTHORITY
+    value_problem = P.INVALID_SENDER_VALUE if role == "Sender" else P.INVALID_RECEIVER_VALUE
+    if len(elements) != 1:
+        raise SbdhError(count_problem, f"exactly one {role} is required, found {len(elements)}")
+    shape = _Shape(elements[0], role)
+    (ident,) = shape.take("Identifier")
+    shape.take("ContactInformation", 0, None)
+    shape.done()
+    authority = ident.get("Authority")
+    if authority != PARTICIPANT_SCHEME:
+        raise SbdhError(authority_problem, f"{role} Authority must be {PARTICIPANT_SCHEME}, not {authority!r}")
+    try:
+        return ParticipantId(PARTICIPANT_SCHEME, _text(ident))
+    except IdentifierError as exc:
+        raise SbdhError(value_problem, f"{role}: {exc}") from None
+
+
+def parse_sbd(data: bytes) -> StandardBusinessDocument:
+    """Read a Peppol SBD; raises SbdhError (and only that) on any bad input."""
+    try:
+        tree = parse_xml(data)
+    except XmlRejected as exc:
+        raise SbdhError(P.INVALID_SBD_XML, str(exc)) from None
+    root = tree.getroot()
+    if root.tag != _q("StandardBusinessDocument"):
+        raise SbdhError(P.INVALID_SBD_XML, f"root element is {root.tag}, not the SBDH StandardBusinessDocument")
+
+    shape = _Shape(root, "StandardBusinessDocument")
+    headers = shape.take("StandardBusinessDocumentHeader", 0, 1)
+    rest = shape.kids[shape.pos :]
+    if len(rest) != 1 or etree.QName(rest[0]).namespace in (SBDH_NS, None):
+        raise SbdhError(
+            P.INVALID_SBD_XML, f"expected exactly one business message after the header, found {len(rest)} element(s)"
+        )
+    message = rest[0]
+    if not headers:
+        raise SbdhError(P.MISSING_SBDH, "StandardBusinessDocumentHeader is missing")
+    header = headers[0]
+
+    h = _Shape(header, "StandardBusinessDocumentHeader")
+    (version_el,) = h.take("HeaderVersion")
+    senders = h.take("Sender", 1, None)
+    receivers = h.take("Receiver", 1, None)
+    (ident_el,) = h.take("DocumentIdentification")
+    h.take("Manifest", 0, 1)
+    scopes_el = h.take("BusinessScope", 0, 1)
+    h.done()
+
+    d = _Shape(ident_el, "DocumentIdentification")
+    (standard_el,) = d.take("Standard")
+    (type_version_el,) = d.take("TypeVersion")
+    (instance_el,) = d.take("InstanceIdentifier")
+    (type_el,) = d.take("Type")
+    d.take("MultipleType", 0, 1)
+    (created_el,) = d.take("CreationDateAndTime")
+    d.done()
+    warnings: list[SbdhWarning] = []
+    creation_time = _parse_datetime(_text(created_el), warnings)
+
+    scopes: list[tuple[str, str, str | None]] = []
+    if scopes_el:
+        for scope in _Shape(scopes_el[0], "BusinessScope").take("Scope", 0, None):
+            s = _Shape(scope, "Scope")
+            (type_,) = s.take("Type")
+            (inst,) = s.take("InstanceIdentifier")
+            ident = s.take("Identifier", 0, 1)
+            # ScopeInformation (abstract; CorrelationInformation, BusinessService...) may follow: not read.
+            scopes.append((_text(type_), _text(inst), _text(ident[0]) if ident else None))
+
+    # --- Peppol rules on top of the GS1 structure -------------------------------------------
+    if _text(version_el) != _HEADER_VERSION:
+        raise SbdhError(P.INVALID_HEADER_VERSION, f"HeaderVersion must be {_HEADER_VERSION}, not {_text(version_el)!r}")
+    sender = _partner(senders, "Sender")
+    receiver = _partner(receivers, "Receiver")
+
+    msg_q = etree.QName(message)
+    xml_payload = msg_q.namespace != ENVELOPE_NS
+    standard = _text(standard_el)
+    if not standard or (xml_payload and standard != msg_q.namespace):
+        raise SbdhError(
+            P.INVALID_STANDARD, f"Standard {standard!r} is not the business message namespace {msg_q.namespace!r}"
+        )
+    type_version = _text(type_version_el)
+    if not _TYPE_VERSION_RE.fullmatch(type_version) or (
+        standard.startswith(_UBL_NS_PREFIX) and not _UBL_VERSION_RE.fullmatch(type_version)
+    ):
+        raise SbdhError(P.INVALID_TYPE_VERSION, f"TypeVersion {type_version!r} is not a syntax version of {standard}")
+    type_ = _text(type_el)
+    if not type_ or (xml_payload and type_ != msg_q.localname):
+        raise SbdhError(P.INVALID_TYPE, f"Type {type_!r} is not the business message root {msg_q.localname!r}")
+    instance_identifier = _text(instance_el)
+    if not instance_identifier or any(c.isspace() for c in instance_identifier):
+        raise SbdhError(P.INVALID_INSTANCE_IDENTIFIER, f"InstanceIdentifier {instance_identifier!r} is empty or has spaces")
+
+    if not scopes_el:
+        raise SbdhError(P.BUSINESS_SCOPE_MISSING, "BusinessScope is missing")
+    if len(scopes) < 3:
+        raise SbdhError(P.INVALID_SCOPE_COUNT, f"at least 3 scopes (DOCUMENTID, PROCESSID, COUNTRY_C1) needed, found {len(scopes)}")
+
+    document_type_id = process_id = mls_to = mls_type = None
+    country_c1 = None
+    extra: list[tuple[str, str, str | None]] = []
+    for type_name, value, scheme in scopes:
+        if type_name == "DOCUMENTID":
+            try:
+                document_type_id = DocumentTypeId(scheme or DOCTYPE_SCHEME, value)
+            except IdentifierError as exc:
+                raise SbdhError(P.INVALID_DOCUMENT_TYPE_IDENTIFIER, f"DOCUMENTID: {exc}") from None
+        elif type_name == "PROCESSID":
+            if scheme is not None and scheme not in (PROCESS_SCHEME, NO_PROCESS_SCHEME):
+                # Envelope 1.1 senders put arbitrary text here (peppol-commons' good-v11.xml
+                # has "ptype" and is accepted upstream): keep the message, note it.
+                warnings.append(SbdhWarning(P.INVALID_PROCESS_IDENTIFIER, f"PROCESSID scheme {scheme!r} ignored"))
+                scheme = None
+            try:
+                process_id = ProcessId(scheme or PROCESS_SCHEME, value)
+            except IdentifierError as exc:
+                raise SbdhError(P.INVALID_PROCESS_IDENTIFIER, f"PROCESSID: {exc}") from None
+        elif type_name == "COUNTRY_C1":
+            if not _COUNTRY_RE.fullmatch(value):
+                raise SbdhError(P.INVALID_COUNTRY_C1, f"COUNTRY_C1 {value!r} is not an ISO 3166-1 alpha-2 code")
+            country_c1 = value
+        elif type_name == "MLS_TO":
+            if scheme != PARTICIPANT_SCHEME:
+                warnings.append(SbdhWarning(P.INVALID_MLS_TO, f"MLS_TO scheme must be {PARTICIPANT_SCHEME}, not {scheme!r}"))
+                continue
+            try:
+                mls_to = ParticipantId(PARTICIPANT_SCHEME, value)
+            except IdentifierError as exc:
+                warnings.append(SbdhWarning(P.INVALID_MLS_TO, f"MLS_TO: {exc}"))
+        elif type_name == "MLS_TYPE":
+            try:
+                mls_type = MlsType(value)
+            except ValueError:
+                raise SbdhError(P.INVALID_MLS_TYPE, f"MLS_TYPE must be FAILURE_ONLY or ALWAYS_SEND, not {value!r}") from None
+        else:
+            extra.append((type_name, value, scheme))
+    if document_type_id is None:
+        raise SbdhError(P.MISSING_DOCUMENT_TYPE_IDENTIFIER, "no DOCUMENTID scope")
+    if process_id is None:
+        raise SbdhError(P.MISSING_PROCESS_IDENTIFIER, "no PROCESSID scope")
+    if country_c1 is None:
+        raise SbdhError(P.MISSING_COUNTRY_C1, "no COUNTRY_C1 scope (mandatory since 2024-01-01)")
+    root_ns = document_type_id.root_namespace
+    if root_ns is not None and (root_ns != standard or document_type_id.local_name != type_):
+        raise SbdhError(
+            P.INVALID_DOCUMENT_TYPE_IDENTIFIER,
+            f"document type {document_type_id.value!r} does not match Standard {standard!r} / Type {type_!r}",
+        )
+
+    return StandardBusinessDocument(
+        sender=sender,
+        receiver=receiver,
+        document_type_id=document_type_id,
+        process_id=process_id,
+        instance_identifier=instance_identifier,
+        creation_time=creation_time,
+        country_c1=country_c1,
+        standard=standard,
+        type_version=type_version,
+        type=type_,
+        payload=etree.tostring(message, with_tail=False),
+        mls_to=mls_to,
+        mls_type=mls_type,
+        additional_scopes=tuple(extra),
+        warnings=tuple(warnings),
+    )
+
+
+def _format_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("creation_time must be timezone-aware")
+    text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def build_sbd(
+    *,
+    sender: ParticipantId,
+    receiver: ParticipantId,
+    document_type_id: DocumentTypeId,
+    process_id: ProcessId,
+    country_c1: str,
+    payload: bytes,
+    creation_time: dt.datetime,
+    instance_identifier: str | None = None,
+    mls_to: ParticipantId | None = None,
+    mls_type: MlsType | None = None,
+    type_version: str | None = None,
+    additional_scopes: tuple[tuple[str, str, str | None], ...] = (),
+) -> bytes:
+    """Wrap the business message `payload` (XML bytes) in a Peppol SBDH.
+
+    Standard and Type come from the payload's root element, TypeVersion from the
+    document type id (`...::2.1`) unless given. `instance_identifier` defaults to a
+    fresh UUID. The result is checked with `parse_sbd`, so a caller can never send
+    an envelope we would ourselves reject; raises SbdhError if it would be.
+    """
+    try:
+        message = parse_xml(payload).getroot()
+    except XmlRejected as exc:
+        raise SbdhError(P.INVALID_BUSINESS_MESSAGE, f"payload: {exc}") from None
+    q = etree.QName(message)
+    if type_version is None:
+        type_version = document_type_id.version
+        if type_version is None:
+            raise ValueError("type_version is needed: the document type id carries no version")
+    nsmap = {None: SBDH_NS}
+    sbd = etree.Element(_q("StandardBusinessDocument"), nsmap=nsmap)
+    header = etree.SubElement(sbd, _q("StandardBusinessDocumentHeader"))
+    etree.SubElement(header, _q("HeaderVersion")).text = _HEADER_VERSION
+    for role, pid in (("Sender", sender), ("Receiver", receiver)):
+        part = etree.SubElement(header, _q(role))
+        ident = etree.SubElement(part, _q("Identifier"), Authority=pid.scheme)
+        ident.text = pid.value
+    di = etree.SubElement(header, _q("DocumentIdentification"))
+    etree.SubElement(di, _q("Standard")).text = q.namespace or ""
+    etree.SubElement(di, _q("TypeVersion")).text = type_version
+    etree.SubElement(di, _q("InstanceIdentifier")).text = instance_identifier or str(uuid.uuid4())
+    etree.SubElement(di, _q("Type")).text = q.localname
+    etree.SubElement(di, _q("CreationDateAndTime")).text = _format_datetime(creation_time)
+    bs = etree.SubElement(header, _q("BusinessScope"))
+    scopes: list[tuple[str, str, str | None]] = [
+        ("DOCUMENTID", document_type_id.value, document_type_id.scheme),
+        ("PROCESSID", process_id.value, process_id.scheme),
+        ("COUNTRY_C1", country_c1, None),
+    ]
+    if mls_to is not None:
+        scopes.append(("MLS_TO", mls_to.value, mls_to.scheme))
+    if mls_type is not None:
+        scopes.append(("MLS_TYPE", mls_type.value, None))
+    scopes.extend(additional_scopes)
+    for type_name, value, scheme in scopes:
+        scope = etree.SubElement(bs, _q("Scope"))
+        etree.SubElement(scope, _q("Type")).text = type_name
+        etree.SubElement(scope, _q("InstanceIdentifier")).text = value
+        if scheme is not None:
+            etree.SubElement(scope, _q("Identifier")).text = scheme
+    sbd.append(message)
+    out = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    parse_sbd(out)
+    return out
