@@ -42,11 +42,8 @@ def ledger_row(*, at: datetime, organisation_id: int, organisation_environment_i
 def record(session: Session, *, at: datetime, organisation_id: int, direction: str, channel: str,
            document_public_id: str) -> None:
     """Record one transaction of `organisation_id` with its payer now (one lookup, one insert)."""
-    conn = session.connection()
-    org = conn.execute(_PAYER, {"id": organisation_id}).one()
-    conn.execute(INSERT_LEDGER, ledger_row(
-        at=at, organisation_id=organisation_id, organisation_environment_id=org.environment_id, payer=org.payer,
-        direction=direction, channel=channel, document_public_id=document_public_id))
+    record_many(session, [{"at": at, "organisation_id": organisation_id, "direction": direction,
+                           "channel": channel, "document_public_id": document_public_id}])
 
 
 def record_many(session: Session, records: list[dict[str, object]]) -> None:
@@ -55,9 +52,8 @@ def record_many(session: Session, records: list[dict[str, object]]) -> None:
     if not records:
         return
     conn = session.connection()
-    orgs = {}
-    for organisation_id in {r["organisation_id"] for r in records}:
-        orgs[organisation_id] = conn.execute(_PAYER, {"id": organisation_id}).one()
+    orgs = {organisation_id: conn.execute(_PAYER, {"id": organisation_id}).one()
+            for organisation_id in {r["organisation_id"] for r in records}}
     conn.execute(INSERT_LEDGER, [ledger_row(
         **r, organisation_environment_id=orgs[r["organisation_id"]].environment_id,  # type: ignore[arg-type]
         payer=orgs[r["organisation_id"]].payer) for r in records])

@@ -660,11 +660,6 @@ class DeliveryWorker:
 
         await self._delivered.submit(_Delivered(work, route, message_id, outcome, started))
 
-    def _finish_delivered(self, work: _Work, route: Route, message_id: str, outcome: As4Outcome,
-                          started: datetime) -> bool:
-        """Record a receipt-verified AS4 delivery (sent, then delivered), if our lease still holds."""
-        return self._write_delivered([_Delivered(work, route, message_id, outcome, started)])[0]
-
     def _write_delivered_group(self, group: list[_Delivered]) -> list[bool | Exception]:
         """`_write_delivered` for deliveries that finished together; one at a time if the group fails.
 
