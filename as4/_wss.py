@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, children, first, qname, text_of
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along, children, first, qname, text_of
 from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -220,8 +220,8 @@ def verify(
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
-    # child look-ups by Clark name (`as4._xml.children`/`first`: findall/find's answers, without the path
-    # parsing); the multi-step ones spelt out as the same document-order walk
+    # child look-ups by Clark name (`as4._xml.children`/`first`/`along`: findall/find's answers, without
+    # the path parsing)
     sigs = children(security, f"{{{DS}}}Signature")
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
@@ -238,9 +238,8 @@ def verify(
     if sm is None or sm.get("Algorithm") != RSA_SHA256:
         raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
                                    "is not RSA-SHA256")
-    str_ref = next((r for ki in sig.iterchildren(f"{{{DS}}}KeyInfo")  # KeyInfo/STR/Reference
-                    for tr in ki.iterchildren(f"{{{WSSE}}}SecurityTokenReference")
-                    for r in tr.iterchildren(f"{{{WSSE}}}Reference")), None)
+    str_ref = next(along(sig, f"{{{DS}}}KeyInfo", f"{{{WSSE}}}SecurityTokenReference", f"{{{WSSE}}}Reference"),
+                   None)
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
     root = security.getroottree().getroot()
@@ -262,8 +261,7 @@ def verify(
                                         validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = [t for ts in ref.iterchildren(f"{{{DS}}}Transforms")  # Transforms/Transform
-                      for t in ts.iterchildren(f"{{{DS}}}Transform")]
+        transforms = list(along(ref, f"{{{DS}}}Transforms", f"{{{DS}}}Transform"))
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):

@@ -7,6 +7,8 @@ the project's one hardened parser (ubl's), with every resolver off.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
 
 from as4.errors import As4Error, EbmsError
@@ -71,6 +73,16 @@ def children(parent: etree._Element, tag: str) -> list[etree._Element]:
 def first(parent: etree._Element, tag: str) -> etree._Element | None:
     """The first child element named `tag`, as `parent.find(tag)` returns it."""
     return next(parent.iterchildren(tag), None)
+
+
+def along(parent: etree._Element, *tags: str) -> Iterator[etree._Element]:
+    """The elements at the child path `tags` (Clark names) in document order: `findall("a/b")`
+    without its path parsing."""
+    if len(tags) == 1:
+        yield from parent.iterchildren(tags[0])
+        return
+    for child in parent.iterchildren(tags[0]):
+        yield from along(child, *tags[1:])
 
 
 def text_of(el: etree._Element | None) -> str | None:

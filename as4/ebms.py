@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from as4._xml import DS, EB, EBBP, NS, WSU_ID, children, first, qname, text_of
+from as4._xml import DS, EB, EBBP, NS, WSU_ID, along, children, first, qname, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
 
 __all__ = [
@@ -279,8 +279,8 @@ def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
             digest = base64.b64decode(dv, validate=False)
         except ValueError:
             digest = b""
-        transforms = tuple(t.get("Algorithm", "") for ts in ref.iterchildren(f"{{{DS}}}Transforms")
-                           for t in ts.iterchildren(f"{{{DS}}}Transform"))
+        transforms = tuple(t.get("Algorithm", "")
+                           for t in along(ref, f"{{{DS}}}Transforms", f"{{{DS}}}Transform"))
         out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest, transforms))
     return tuple(out)
 
