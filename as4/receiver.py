@@ -19,6 +19,7 @@ from as4.errors import As4Error, EbmsError
 from as4.inbound import ReceivedDocument, ReceiverPolicy, open_user_message
 from as4.message import parse_message
 from as4.signals import SignalResponse, build_error_signal, build_receipt
+from certs import CertificateVerifier, Role
 
 __all__ = ["Receiver", "Handled"]
 
@@ -32,25 +33,6 @@ class Handled:
     error: As4Error | None = None
 
 
-_CHAIN_CACHE_SIZE = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _VerifiedChain:
-    seat_id: str
-    issuer: x509.Certificate
-    not_before: datetime
-    not_after: datetime
-
-    @classmethod
-    def of(cls, cert: x509.Certificate, issuer: x509.Certificate, trust: object, seat_id: str) -> _VerifiedChain:
-        # every root the issuer could chain to narrows the window: never wider than the uncached check's
-        roots = [r for r in trust.roots if r.subject == issuer.issuer]  # type: ignore[attr-defined]
-        involved = [cert, issuer, *roots]
-        return cls(seat_id, issuer, max(c.not_valid_before_utc for c in involved),
-                   min(c.not_valid_after_utc for c in involved))
-
-
 class Receiver:
     """Our key, our certificate, the PKI check and the policy, bound once per process."""
 
@@ -61,36 +43,16 @@ class Receiver:
         self.trust = trust
         self.revocation = revocation
         self.policy = policy
-        self._chains: dict[x509.Certificate, _VerifiedChain] = {}
-        self._chains_trust: object | None = trust
+        self._chains = CertificateVerifier(Role.ACCESS_POINT)
 
     def verify_signer(self, cert: x509.Certificate, at: datetime) -> str:
         """certs' AP check: chains to the AP CA, valid at `at`, not revoked; returns the seat id.
 
-        The chain part (issuer signature, CA and leaf profile, seat id) is a pure function of the
-        certificate, the trust store and `at`, and `at` only matters through the validity periods:
-        a successful answer is kept per certificate with the window in which every certificate
-        involved is valid, and reused only for an `at` inside it. Revocation is asked every time
-        (the checker keeps its own answers for as long as they are fresh).
+        The chain part is remembered per certificate (`certs.CertificateVerifier`); revocation
+        is asked every time.
         """
-        from certs import Role, verify_certificate_details
-
         revocation = self.revocation if self.policy.check_revocation else None
-        if self._chains_trust is not self.trust:
-            self._chains, self._chains_trust = {}, self.trust
-        cached = self._chains.get(cert) if at.tzinfo is not None else None
-        if cached is not None and cached.not_before <= at <= cached.not_after:
-            seat, issuer = cached.seat_id, cached.issuer
-        else:
-            details = verify_certificate_details(cert, Role.ACCESS_POINT, trust=self.trust,  # type: ignore[arg-type]
-                                                 at=at, revocation=None)
-            seat, issuer = str(details.seat_id), details.issuer
-            if len(self._chains) >= _CHAIN_CACHE_SIZE:
-                self._chains.clear()
-            self._chains[cert] = _VerifiedChain.of(cert, issuer, self.trust, seat)
-        if revocation is not None:
-            revocation.check(cert, issuer, at=at)  # type: ignore[attr-defined]
-        return seat
+        return str(self._chains.verify(cert, trust=self.trust, at=at, revocation=revocation))  # type: ignore[arg-type]
 
     def handle(self, content_type: str, body: bytes | Iterable[bytes], *, at: datetime) -> Handled:
         """Never raises for bad input: the result carries a signed Error signal instead."""

@@ -7,6 +7,7 @@ details stay inside.
 """
 
 from certs.chain import (
+    CertificateVerifier,
     VerifiedCertificate,
     verify_ap_certificate,
     verify_certificate,
@@ -36,6 +37,7 @@ __all__ = [
     "CertError",
     "CertificateLoadError",
     "CertificateRejected",
+    "CertificateVerifier",
     "Issued",
     "KeyPair",
     "RejectReason",

@@ -111,6 +111,7 @@ class As4HttpTransport:
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self._chains = certs.CertificateVerifier(certs.Role.ACCESS_POINT)
 
     @property
     def keys(self) -> certs.KeyPair:
@@ -119,7 +120,8 @@ class As4HttpTransport:
         return self._keys
 
     def _verify_signer(self, cert: x509.Certificate, at: datetime) -> str:
-        return str(certs.verify_ap_certificate(cert, trust=self.trust, at=at, revocation=self.revocation))
+        # the receiver's certificate before each send, and again as the signer of its receipt
+        return str(self._chains.verify(cert, trust=self.trust, at=at, revocation=self.revocation))
 
     async def send(self, request: As4Request) -> As4Outcome:
         loop = asyncio.get_running_loop()
