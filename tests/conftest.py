@@ -12,6 +12,7 @@ never see each other's rows and a clean clone never sees a session's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -45,9 +46,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'node.db'}"
         return
+    with _private_schema(os.environ["PEPPOL_TEST_DATABASE_URL"]) as url:
+        yield url
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A private schema on PostgreSQL, for what only PostgreSQL has (a server that can drop a connection)."""
+    base = os.environ.get("PEPPOL_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PEPPOL_TEST_DATABASE_URL is not set: this test needs PostgreSQL")
+    with _private_schema(base) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _private_schema(base: str) -> Iterator[str]:
     import sqlalchemy as sa
 
-    base = os.environ["PEPPOL_TEST_DATABASE_URL"]
     schema = "t_" + secrets.token_hex(6)
     admin = sa.create_engine(_sqlalchemy_url(base))
     with admin.begin() as conn:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 import sqlalchemy as sa
 
 from accesspoint import db
@@ -53,3 +56,67 @@ def test_models_match_migrations(database_url: str) -> None:
             assert not missing, f"{name}: columns {missing} declared but not migrated"
     finally:
         engine.dispose()
+
+
+def _terminate(admin: sa.Engine, pid: int) -> None:
+    """End a server backend and wait until the server no longer lists it."""
+    with admin.connect() as conn:
+        assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        deadline = time.monotonic() + 30
+        while conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+            assert time.monotonic() < deadline, "the backend did not end"
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            time.sleep(0.05)
+
+
+def _pings(monkeypatch: pytest.MonkeyPatch, engine: sa.Engine) -> list[object]:
+    seen: list[object] = []
+    real = engine.dialect.do_ping
+
+    def counting(dbapi_connection):
+        seen.append(dbapi_connection)
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting)
+    return seen
+
+
+def test_a_pooled_connection_that_died_while_resting_is_replaced_before_use(postgresql_url, monkeypatch) -> None:
+    url = postgresql_url
+    engine = db.create_engine(url, pool_size=1, max_overflow=0, ping_after_idle=0.0)
+    admin = db.create_engine(url)
+    pings = _pings(monkeypatch, engine)
+    try:
+        with engine.connect() as conn:
+            first = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert pings == []  # a new connection is not pinged
+        _terminate(admin, first)
+        with engine.connect() as conn:
+            second = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert len(pings) == 1 and second != first
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_a_connection_used_a_moment_ago_goes_out_without_a_ping(postgresql_url, monkeypatch) -> None:
+    url = postgresql_url
+    engine = db.create_engine(url, pool_size=1, max_overflow=0, ping_after_idle=3600.0)
+    admin = db.create_engine(url)
+    pings = _pings(monkeypatch, engine)
+    try:
+        for _ in range(5):
+            with engine.connect() as conn:
+                pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert pings == []
+        # Dying within the window costs that one statement; the pool is then renewed.
+        _terminate(admin, pid)
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+            conn.scalar(sa.text("SELECT 1"))
+        assert info.value.connection_invalidated
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
