@@ -93,9 +93,34 @@ def make_client(*, verify: ssl.SSLContext | None = None) -> httpx2.AsyncClient:
     )
 
 
+#: Body pieces are sent in writes of at least this size (the last may be smaller).
+WRITE_SIZE = 64 * 1024
+
+
 async def _body(message: OutboundMessage) -> AsyncIterator[bytes]:
-    for chunk in message.iter_body():
-        yield chunk
+    """The body in writes of `WRITE_SIZE` or more, not in the MIME rendering's pieces.
+
+    A small message renders as seven pieces (boundaries, part headers, envelope, payload), and
+    each piece sent is an HTTP event, a TLS record and a system call: joined, a small message
+    is one write. A piece of `WRITE_SIZE` or more goes out as it is (after what was pending), so
+    a large payload's chunks are never copied.
+    """
+    pending: list[bytes] = []
+    size = 0
+    for piece in message.iter_body():
+        if len(piece) >= WRITE_SIZE:
+            if pending:
+                yield b"".join(pending)
+                pending, size = [], 0
+            yield piece
+            continue
+        pending.append(piece)
+        size += len(piece)
+        if size >= WRITE_SIZE:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _is_duplicate(exc: PeerRejected) -> bool:
