@@ -18,11 +18,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from as4._wss import IdIndex, token_certificates
 from as4._xml import DS, WSSE, XENC, XENC11, text_of
-from as4.blob import CHUNK, Blob, BlobWriter
+from as4.blob import CHUNK, SPOOL_BYTES, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 
 AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
@@ -47,8 +48,17 @@ _MGFS = {MGF1_SHA256: hashes.SHA256, MGF1_SHA1: hashes.SHA1,
          "http://www.w3.org/2009/xmlenc11#mgf1sha512": hashes.SHA512}
 
 
+def _one_shot(blob: Blob) -> bool:
+    """Whether `blob` is an in-memory part (every ordinary invoice): `AESGCM` then encrypts or decrypts
+    it in one call, the same octets as the streaming `Cipher` without its per-call object checks
+    (some 5 us of the 7 an invoice's attachment cost each way)."""
+    return blob.in_memory and blob.size <= SPOOL_BYTES
+
+
 def encrypt_blob(plain: Blob, key: bytes) -> Blob:
     iv = os.urandom(IV_BYTES)
+    if _one_shot(plain):
+        return Blob(data=iv + AESGCM(key).encrypt(iv, plain.read(), None))
     enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     out = BlobWriter()
     out.write(iv)
@@ -62,6 +72,19 @@ def encrypt_blob(plain: Blob, key: bytes) -> Blob:
 def decrypt_blob(cipher: Blob, key: bytes, *, limit: int | None = None) -> Blob:
     if cipher.size < IV_BYTES + TAG_BYTES:
         raise FailedDecryption("encrypted attachment is shorter than IV + tag")
+    if _one_shot(cipher):
+        # the streaming path's checks in its order: the key, the size (found before the tag), the tag
+        try:
+            aes = AESGCM(key)
+        except ValueError as exc:
+            raise FailedDecryption(f"unusable content key: {exc}") from None
+        if limit is not None and cipher.size - IV_BYTES - TAG_BYTES > limit:
+            raise FailedDecryption("decrypted attachment exceeds the size limit")
+        data = cipher.read()
+        try:
+            return Blob(data=aes.decrypt(data[:IV_BYTES], data[IV_BYTES:], None))
+        except InvalidTag:
+            raise FailedDecryption("attachment authentication tag does not match") from None
     iv = cipher.head(IV_BYTES)
     tag = b"".join(cipher.chunks(start=cipher.size - TAG_BYTES))
     try:
