@@ -17,7 +17,6 @@ import binascii
 import functools
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
+from as4._ids import random_octets
 from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along, by_tag, children, first, first_of, qname, text_of
 from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
@@ -70,8 +70,8 @@ class VerifiedSignature:
 
 def new_id(prefix: str) -> str:
     # NCName: must not start with a digit, so always a letter prefix; 128 random bits, like a UUID4,
-    # without uuid.UUID's Python-level construction (a message needs a dozen of these)
-    return f"{prefix}-{os.urandom(16).hex()}"
+    # without uuid.UUID's Python-level construction (a message needs a dozen of these), from the id pool
+    return f"{prefix}-{random_octets(16).hex()}"
 
 
 def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:

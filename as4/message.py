@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from as4 import _envelope, _wss, _xenc, peppol
+from as4._ids import random_octets
 from as4._xml import EB, S11, S12, WSSE, by_tag, children, first, first_of, parse_xml, qname
 from as4.blob import Blob, BlobWriter
 from as4.ebms import NrReference, Party, PartInfo, Property, SignalMessage, UserMessage, parse_messaging
@@ -42,7 +43,7 @@ def _uuid4() -> str:
     """`str(uuid.uuid4())` without building the UUID object (less than half the cost; a message
     and its receipt need four): 16 random octets with the version and variant bits set as
     `uuid.UUID(bytes=..., version=4)` sets them, in its 8-4-4-4-12 hex form."""
-    octets = bytearray(os.urandom(16))
+    octets = bytearray(random_octets(16))
     octets[6] = octets[6] & 0x0F | 0x40  # version 4
     octets[8] = octets[8] & 0x3F | 0x80  # variant RFC 4122
     x = octets.hex()

@@ -17,12 +17,12 @@ import base64
 import binascii
 import quopri
 import re
-import secrets
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 
+from as4._ids import random_octets
 from as4.blob import Blob, BlobWriter
 from as4.errors import MimeInconsistency
 
@@ -393,7 +393,7 @@ class RenderedMultipart:
 
 def render_multipart(parts: list[OutboundPart], *, root_type: str = "application/soap+xml") -> RenderedMultipart:
     """multipart/related with binary parts; bodies stream from their blobs."""
-    boundary = "----=_Part_" + secrets.token_hex(16)
+    boundary = "----=_Part_" + random_octets(16).hex()
     ctype = f'multipart/related; boundary="{boundary}"; type="{root_type}"'
     out = RenderedMultipart(ctype)
     for part in parts:
