@@ -17,7 +17,6 @@ import binascii
 import functools
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,7 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along, children, first, qname, text_of
+from as4._ids import random_octets
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along, by_tag, children, first, first_of, qname, text_of
 from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -70,8 +70,8 @@ class VerifiedSignature:
 
 def new_id(prefix: str) -> str:
     # NCName: must not start with a digit, so always a letter prefix; 128 random bits, like a UUID4,
-    # without uuid.UUID's Python-level construction (a message needs a dozen of these)
-    return f"{prefix}-{os.urandom(16).hex()}"
+    # without uuid.UUID's Python-level construction (a message needs a dozen of these), from the id pool
+    return f"{prefix}-{random_octets(16).hex()}"
 
 
 def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
@@ -113,6 +113,14 @@ def _prefixes(parent: etree._Element) -> tuple[str, ...] | None:
 
 
 IdIndex = dict[str, list[etree._Element]]
+
+_SIGNATURE, _SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = (f"{{{DS}}}{n}" for n in (
+    "Signature", "SignedInfo", "SignatureValue", "KeyInfo"))
+_C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE = (f"{{{DS}}}{n}" for n in (
+    "CanonicalizationMethod", "SignatureMethod", "Reference"))
+_DIGEST_METHOD, _DIGEST_VALUE, _TRANSFORMS, _TRANSFORM = (f"{{{DS}}}{n}" for n in (
+    "DigestMethod", "DigestValue", "Transforms", "Transform"))
+_STR, _STR_REFERENCE = f"{{{WSSE}}}SecurityTokenReference", f"{{{WSSE}}}Reference"
 
 
 def find_by_id(root: etree._Element, ident: str, index: IdIndex | None = None) -> etree._Element:
@@ -220,25 +228,26 @@ def verify(
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
-    # child look-ups by Clark name (`as4._xml.children`/`first`/`along`: findall/find's answers, without
-    # the path parsing)
-    sigs = children(security, f"{{{DS}}}Signature")
+    # child look-ups by Clark name (`as4._xml`: findall/find's answers without the path parsing; `by_tag`
+    # walks an element's children once where several are looked up)
+    sigs = children(security, _SIGNATURE)
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
     if len(sigs) > 1:
         raise FailedAuthentication("more than one ds:Signature in the security header")
-    sig = sigs[0]
-    si = first(sig, f"{{{DS}}}SignedInfo")
+    in_sig = by_tag(sigs[0])
+    si = first_of(in_sig, _SIGNED_INFO)
     if si is None:
         raise FailedAuthentication("ds:SignedInfo is missing")
-    cm = first(si, f"{{{DS}}}CanonicalizationMethod")
+    in_si = by_tag(si)
+    cm = first_of(in_si, _C14N_METHOD)
     if cm is None or cm.get("Algorithm") != C14N_EXC:
         raise FailedAuthentication("SignedInfo canonicalization is not exclusive c14n")
-    sm = first(si, f"{{{DS}}}SignatureMethod")
+    sm = first_of(in_si, _SIGNATURE_METHOD)
     if sm is None or sm.get("Algorithm") != RSA_SHA256:
         raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
                                    "is not RSA-SHA256")
-    str_ref = next(along(sig, f"{{{DS}}}KeyInfo", f"{{{WSSE}}}SecurityTokenReference", f"{{{WSSE}}}Reference"),
+    str_ref = next((r for key_info in in_sig.get(_KEY_INFO, ()) for r in along(key_info, _STR, _STR_REFERENCE)),
                    None)
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
@@ -248,20 +257,21 @@ def verify(
     chain = token_certificates(security, str_ref.get("URI"), index)
     cert = chain[0]
     verified: list[VerifiedReference] = []
-    refs = children(si, f"{{{DS}}}Reference")
+    refs = in_si.get(_REFERENCE)
     if not refs:
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        dm = first(ref, f"{{{DS}}}DigestMethod")
+        in_ref = by_tag(ref)
+        dm = first_of(in_ref, _DIGEST_METHOD)
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:
-            expected = base64.b64decode("".join((text_of(first(ref, f"{{{DS}}}DigestValue")) or "").split()),
+            expected = base64.b64decode("".join((text_of(first_of(in_ref, _DIGEST_VALUE)) or "").split()),
                                         validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = list(along(ref, f"{{{DS}}}Transforms", f"{{{DS}}}Transform"))
+        transforms = [t for ts in in_ref.get(_TRANSFORMS, ()) for t in ts.iterchildren(_TRANSFORM)]
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):
@@ -288,7 +298,7 @@ def verify(
         else:
             raise FailedAuthentication(f"unsupported reference URI {uri[:80]!r}")
     try:
-        value = base64.b64decode("".join((text_of(first(sig, f"{{{DS}}}SignatureValue")) or "").split()),
+        value = base64.b64decode("".join((text_of(first_of(in_sig, _SIGNATURE_VALUE)) or "").split()),
                                  validate=True)
     except (binascii.Error, ValueError):
         raise FailedAuthentication("SignatureValue is not base64") from None

@@ -18,11 +18,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from as4._wss import IdIndex, token_certificates
-from as4._xml import DS, WSSE, XENC, XENC11, text_of
-from as4.blob import CHUNK, Blob, BlobWriter
+from as4._xml import DS, WSSE, XENC, XENC11, along, first, text_of
+from as4.blob import CHUNK, SPOOL_BYTES, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 
 AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
@@ -36,6 +37,8 @@ SWA_CONTENT_ONLY = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Atta
 SWA_CIPHERTEXT = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform"
 TOKEN_TYPE_EK = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#EncryptedKey"
 
+_STR = f"{{{WSSE}}}SecurityTokenReference"
+
 IV_BYTES = 12
 TAG_BYTES = 16
 
@@ -47,8 +50,17 @@ _MGFS = {MGF1_SHA256: hashes.SHA256, MGF1_SHA1: hashes.SHA1,
          "http://www.w3.org/2009/xmlenc11#mgf1sha512": hashes.SHA512}
 
 
+def _one_shot(blob: Blob) -> bool:
+    """Whether `blob` is an in-memory part (every ordinary invoice): `AESGCM` then encrypts or decrypts
+    it in one call, the same octets as the streaming `Cipher` without its per-call object checks
+    (some 5 us of the 7 an invoice's attachment cost each way)."""
+    return blob.in_memory and blob.size <= SPOOL_BYTES
+
+
 def encrypt_blob(plain: Blob, key: bytes) -> Blob:
     iv = os.urandom(IV_BYTES)
+    if _one_shot(plain):
+        return Blob(data=iv + AESGCM(key).encrypt(iv, plain.read(), None))
     enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     out = BlobWriter()
     out.write(iv)
@@ -62,6 +74,19 @@ def encrypt_blob(plain: Blob, key: bytes) -> Blob:
 def decrypt_blob(cipher: Blob, key: bytes, *, limit: int | None = None) -> Blob:
     if cipher.size < IV_BYTES + TAG_BYTES:
         raise FailedDecryption("encrypted attachment is shorter than IV + tag")
+    if _one_shot(cipher):
+        # the streaming path's checks in its order: the key, the size (found before the tag), the tag
+        try:
+            aes = AESGCM(key)
+        except ValueError as exc:
+            raise FailedDecryption(f"unusable content key: {exc}") from None
+        if limit is not None and cipher.size - IV_BYTES - TAG_BYTES > limit:
+            raise FailedDecryption("decrypted attachment exceeds the size limit")
+        data = cipher.read()
+        try:
+            return Blob(data=aes.decrypt(data[:IV_BYTES], data[IV_BYTES:], None))
+        except InvalidTag:
+            raise FailedDecryption("attachment authentication tag does not match") from None
     iv = cipher.head(IV_BYTES)
     tag = b"".join(cipher.chunks(start=cipher.size - TAG_BYTES))
     try:
@@ -108,7 +133,8 @@ class EncryptedKeyInfo:
 def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> EncryptedKeyInfo:
     """How the EncryptedKey names its key (Peppol requires a BST direct reference)."""
     security = ek.getparent()
-    ref = ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}Reference")
+    # child paths walked with `along`/`first` (find's answers without its path parsing)
+    ref = next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}Reference"), None)
     cert: x509.Certificate | None = None
     kind = "other"
     if ref is not None and security is not None:
@@ -117,33 +143,33 @@ def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> 
             cert = token_certificates(security, ref.get("URI"), index)[0]
         except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
-    elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{DS}}}X509Data/{{{DS}}}X509IssuerSerial") is not None:
+    elif next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{DS}}}X509Data", f"{{{DS}}}X509IssuerSerial"), None) is not None:
         kind = "issuer-serial"
-    elif ek.find(f"{{{DS}}}KeyInfo/{{{WSSE}}}SecurityTokenReference/{{{WSSE}}}KeyIdentifier") is not None:
+    elif next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}KeyIdentifier"), None) is not None:
         kind = "ski"
-    ids = tuple((d.get("URI") or "").lstrip("#") for d in ek.iterfind(f"{{{XENC}}}ReferenceList/{{{XENC}}}DataReference"))
+    ids = tuple((d.get("URI") or "").lstrip("#") for d in along(ek, f"{{{XENC}}}ReferenceList", f"{{{XENC}}}DataReference"))
     return EncryptedKeyInfo(ek, kind, cert, ids)
 
 
 def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
     """The content key from an xenc:EncryptedKey (RSA-OAEP, xmlenc11 or legacy mgf1p)."""
-    em = ek.find(f"{{{XENC}}}EncryptionMethod")
+    em = first(ek, f"{{{XENC}}}EncryptionMethod")
     alg = em.get("Algorithm") if em is not None else None
     if alg not in (RSA_OAEP_11, RSA_OAEP_MGF1P):
         raise PolicyNoncompliance(f"key transport algorithm {alg!r} is not RSA-OAEP")
-    dm = em.find(f"{{{DS}}}DigestMethod")
+    dm = first(em, f"{{{DS}}}DigestMethod")
     digest = _HASHES.get(dm.get("Algorithm") if dm is not None else SHA1)
     if digest is None:
         raise PolicyNoncompliance("unsupported OAEP digest")
     if alg == RSA_OAEP_11:
-        mgf_el = em.find(f"{{{XENC11}}}MGF")
+        mgf_el = first(em, f"{{{XENC11}}}MGF")
         mgf = _MGFS.get(mgf_el.get("Algorithm") if mgf_el is not None else MGF1_SHA1)
         if mgf is None:
             raise PolicyNoncompliance("unsupported OAEP mask generation function")
     else:
         mgf = hashes.SHA1
     try:
-        value = base64.b64decode("".join((text_of(ek.find(f"{{{XENC}}}CipherData/{{{XENC}}}CipherValue")) or "").split()),
+        value = base64.b64decode("".join((text_of(next(along(ek, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherValue"), None)) or "").split()),
                                  validate=True)
     except (binascii.Error, ValueError):
         raise FailedDecryption("EncryptedKey CipherValue is not base64") from None
@@ -155,9 +181,9 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
 
 def encrypted_parts(security: etree._Element) -> list[EncryptedPart]:
     out = []
-    for ed in security.iterfind(f"{{{XENC}}}EncryptedData"):
-        em = ed.find(f"{{{XENC}}}EncryptionMethod")
-        cr = ed.find(f"{{{XENC}}}CipherData/{{{XENC}}}CipherReference")
+    for ed in security.iterchildren(f"{{{XENC}}}EncryptedData"):
+        em = first(ed, f"{{{XENC}}}EncryptionMethod")
+        cr = next(along(ed, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherReference"), None)
         if cr is None or not (cr.get("URI") or "").startswith("cid:"):
             raise PolicyNoncompliance("EncryptedData does not reference an attachment")
         from as4.mime import normalize_cid

@@ -75,6 +75,37 @@ def first(parent: etree._Element, tag: str) -> etree._Element | None:
     return next(parent.iterchildren(tag), None)
 
 
+ChildMap = dict[str, list[etree._Element]]
+
+_NO_ELEMENT: tuple[None] = (None,)
+
+
+def by_tag(parent: etree._Element) -> ChildMap:
+    """The child elements of `parent` by Clark name, each list in document order: `children(parent, t)`
+    is `by_tag(parent).get(t, [])` for every `t`.
+
+    One walk for an element whose several children are looked up (a ds:Reference, SignedInfo, an
+    eb:UserMessage): each `children`/`first` call sets up lxml's tag matcher again, which costs
+    more than reading the tags of a handful of children once. Comments and processing
+    instructions (whose `tag` is not a str) are skipped, as the tag matcher skips them.
+    """
+    out: ChildMap = {}
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str):
+            found = out.get(tag)
+            if found is None:
+                out[tag] = [child]
+            else:
+                found.append(child)
+    return out
+
+
+def first_of(kids: ChildMap, tag: str) -> etree._Element | None:
+    """The first child named `tag` in a `by_tag` map, as `first(parent, tag)` returns it."""
+    return kids.get(tag, _NO_ELEMENT)[0]  # type: ignore[arg-type]
+
+
 def along(parent: etree._Element, *tags: str) -> Iterator[etree._Element]:
     """The elements at the child path `tags` (Clark names) in document order: `findall("a/b")`
     without its path parsing."""

@@ -8,14 +8,13 @@ this module only knows ebMS 3 core §5 structure. Parsing raises
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lxml import etree
 
-from as4._xml import DS, EB, EBBP, NS, WSU_ID, along, children, first, qname, text_of
+from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, by_tag, children, first, first_of, qname, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
 
 __all__ = [
@@ -160,16 +159,13 @@ def parse_timestamp(value: str | None) -> datetime:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=64)
-def _clark(path: str) -> str:
-    """`eb:A/eb:B` as `{ns}A/{ns}B`: lxml's find() with a prefix map sorts the map on every call."""
-    return "/".join(f"{{{NS[step.split(':')[0]]}}}{step.split(':')[1]}" if ":" in step else step
-                    for step in path.split("/"))
+def _eb(local: str) -> str:
+    return f"{{{EB}}}{local}"
 
 
-def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
-    clark = _clark(path)
-    found = parent.findall(clark) if "/" in clark else children(parent, clark)
+def _one(kids: ChildMap, tag: str, what: str) -> etree._Element:
+    """The one child named `tag` (Clark) in a `by_tag` map; InvalidHeader if missing or repeated."""
+    found = kids.get(tag)
     if not found:
         raise InvalidHeader(f"{what} is missing")
     if len(found) > 1:
@@ -177,18 +173,27 @@ def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
     return found[0]
 
 
-def _text(parent: etree._Element, path: str, what: str) -> str:
-    value = text_of(_one(parent, path, what))
+def _text(kids: ChildMap, tag: str, what: str) -> str:
+    value = text_of(_one(kids, tag, what))
     if not value:
         raise InvalidHeader(f"{what} is empty")
     return value
+
+
+_MESSAGE_INFO, _MESSAGE_ID, _TIMESTAMP, _REF_TO_MESSAGE_ID = map(_eb, (
+    "MessageInfo", "MessageId", "Timestamp", "RefToMessageId"))
+_PARTY_INFO, _FROM, _TO, _PARTY_ID, _ROLE = map(_eb, ("PartyInfo", "From", "To", "PartyId", "Role"))
+_COLLABORATION_INFO, _AGREEMENT_REF, _SERVICE, _ACTION, _CONVERSATION_ID = map(_eb, (
+    "CollaborationInfo", "AgreementRef", "Service", "Action", "ConversationId"))
+_MESSAGE_PROPERTIES, _PAYLOAD_INFO, _PART_INFO, _PART_PROPERTIES, _PROPERTY = map(_eb, (
+    "MessageProperties", "PayloadInfo", "PartInfo", "PartProperties", "Property"))
 
 
 def _properties(parent: etree._Element | None) -> tuple[Property, ...]:
     if parent is None:
         return ()
     out = []
-    for p in children(parent, f"{{{EB}}}Property"):
+    for p in children(parent, _PROPERTY):
         name = p.get("name")
         if not name:
             raise InvalidHeader("eb:Property without a name")
@@ -197,53 +202,56 @@ def _properties(parent: etree._Element | None) -> tuple[Property, ...]:
 
 
 def _party(el: etree._Element, what: str) -> tuple[Party, int]:
-    ids = children(el, f"{{{EB}}}PartyId")
+    kids = by_tag(el)
+    ids = kids.get(_PARTY_ID)
     if not ids:
         raise InvalidHeader(f"{what}/eb:PartyId is missing")
     value = (ids[0].text or "").strip()
     if not value:
         raise InvalidHeader(f"{what}/eb:PartyId is empty")
-    role = _text(el, "eb:Role", f"{what}/eb:Role")
+    role = _text(kids, _ROLE, f"{what}/eb:Role")
     return Party(value, ids[0].get("type"), role), len(ids)
 
 
-def _message_info(el: etree._Element, what: str) -> tuple[str, datetime, str | None]:
-    info = _one(el, "eb:MessageInfo", f"{what}/eb:MessageInfo")
-    message_id = _text(info, "eb:MessageId", f"{what}/eb:MessageId")
-    ts = parse_timestamp(text_of(_one(info, "eb:Timestamp", f"{what}/eb:Timestamp")))
-    ref = first(info, f"{{{EB}}}RefToMessageId")
+def _message_info(kids: ChildMap, what: str) -> tuple[str, datetime, str | None]:
+    """MessageId, Timestamp and RefToMessageId of the eb:MessageInfo among `kids` (a `by_tag` map)."""
+    info = by_tag(_one(kids, _MESSAGE_INFO, f"{what}/eb:MessageInfo"))
+    message_id = _text(info, _MESSAGE_ID, f"{what}/eb:MessageId")
+    ts = parse_timestamp(text_of(_one(info, _TIMESTAMP, f"{what}/eb:Timestamp")))
+    ref = first_of(info, _REF_TO_MESSAGE_ID)
     return message_id, ts, (text_of(ref) or None) if ref is not None else None
 
 
 def _user_message(um: etree._Element) -> UserMessage:
-    message_id, ts, ref = _message_info(um, "eb:UserMessage")
-    party_info = _one(um, "eb:PartyInfo", "eb:PartyInfo")
-    from_party, n_from = _party(_one(party_info, "eb:From", "eb:From"), "eb:From")
-    to_party, n_to = _party(_one(party_info, "eb:To", "eb:To"), "eb:To")
-    collab = _one(um, "eb:CollaborationInfo", "eb:CollaborationInfo")
-    agreement = first(collab, f"{{{EB}}}AgreementRef")
-    service_el = _one(collab, "eb:Service", "eb:Service")
+    kids = by_tag(um)
+    message_id, ts, ref = _message_info(kids, "eb:UserMessage")
+    party_info = by_tag(_one(kids, _PARTY_INFO, "eb:PartyInfo"))
+    from_party, n_from = _party(_one(party_info, _FROM, "eb:From"), "eb:From")
+    to_party, n_to = _party(_one(party_info, _TO, "eb:To"), "eb:To")
+    collab = by_tag(_one(kids, _COLLABORATION_INFO, "eb:CollaborationInfo"))
+    agreement = first_of(collab, _AGREEMENT_REF)
+    service_el = _one(collab, _SERVICE, "eb:Service")
     service = text_of(service_el)
     if not service:
         raise InvalidHeader("eb:Service is empty")
-    action = _text(collab, "eb:Action", "eb:Action")
-    conversation = _text(collab, "eb:ConversationId", "eb:ConversationId")
+    action = _text(collab, _ACTION, "eb:Action")
+    conversation = _text(collab, _CONVERSATION_ID, "eb:ConversationId")
     parts = []
-    payload_info = first(um, f"{{{EB}}}PayloadInfo")
+    payload_info = first_of(kids, _PAYLOAD_INFO)
     if payload_info is not None:
-        for pi in children(payload_info, f"{{{EB}}}PartInfo"):
+        for pi in children(payload_info, _PART_INFO):
             href = pi.get("href")
             if href is None:
                 # a SOAP-body payload; Peppol forbids it, the profile check says so
-                parts.append(PartInfo("", _properties(first(pi, f"{{{EB}}}PartProperties"))))
+                parts.append(PartInfo("", _properties(first(pi, _PART_PROPERTIES))))
                 continue
             if not href.startswith("cid:"):
                 # `#id`: a SOAP-Body payload (ebMS 3 §5.2.2.13); Peppol refuses it in the profile check
-                parts.append(PartInfo("", _properties(first(pi, f"{{{EB}}}PartProperties"))))
+                parts.append(PartInfo("", _properties(first(pi, _PART_PROPERTIES))))
                 continue
             from as4.mime import normalize_cid
 
-            parts.append(PartInfo(normalize_cid(href), _properties(first(pi, f"{{{EB}}}PartProperties"))))
+            parts.append(PartInfo(normalize_cid(href), _properties(first(pi, _PART_PROPERTIES))))
     return UserMessage(
         message_id=message_id,
         timestamp=ts,
@@ -257,12 +265,18 @@ def _user_message(um: etree._Element) -> UserMessage:
         agreement_ref=text_of(agreement) if agreement is not None else None,
         agreement_ref_type=agreement.get("type") if agreement is not None else None,
         agreement_pmode=agreement.get("pmode") if agreement is not None else None,
-        properties=_properties(first(um, f"{{{EB}}}MessageProperties")),
+        properties=_properties(first_of(kids, _MESSAGE_PROPERTIES)),
         parts=tuple(parts),
         mpc=um.get("mpc"),
         from_party_count=n_from,
         to_party_count=n_to,
     )
+
+
+_DIGEST_METHOD, _DIGEST_VALUE, _TRANSFORMS, _TRANSFORM, _REFERENCE = (f"{{{DS}}}{n}" for n in (
+    "DigestMethod", "DigestValue", "Transforms", "Transform", "Reference"))
+_RECEIPT, _ERROR = _eb("Receipt"), _eb("Error")
+_SIGNAL_PARTS = frozenset({_MESSAGE_INFO, _RECEIPT, _ERROR})
 
 
 def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
@@ -271,24 +285,26 @@ def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
     out = []
     # `.//ebbp:MessagePartNRInformation/ds:Reference` in document order, without the path machinery
     refs = (ref for part in receipt.iter(f"{{{EBBP}}}MessagePartNRInformation")
-            for ref in part.iterchildren(f"{{{DS}}}Reference"))
+            for ref in part.iterchildren(_REFERENCE))
     for ref in refs:
-        dm = first(ref, f"{{{DS}}}DigestMethod")
-        dv = text_of(first(ref, f"{{{DS}}}DigestValue")) or ""
+        kids = by_tag(ref)
+        dm = first_of(kids, _DIGEST_METHOD)
+        dv = text_of(first_of(kids, _DIGEST_VALUE)) or ""
         try:
             digest = base64.b64decode(dv, validate=False)
         except ValueError:
             digest = b""
-        transforms = tuple(t.get("Algorithm", "")
-                           for t in along(ref, f"{{{DS}}}Transforms", f"{{{DS}}}Transform"))
+        transforms = tuple(t.get("Algorithm", "") for ts in kids.get(_TRANSFORMS, ())
+                           for t in ts.iterchildren(_TRANSFORM))
         out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest, transforms))
     return tuple(out)
 
 
 def _signal_message(sm: etree._Element) -> SignalMessage:
-    message_id, ts, ref = _message_info(sm, "eb:SignalMessage")
-    receipt_el = first(sm, f"{{{EB}}}Receipt")
-    errors = children(sm, f"{{{EB}}}Error")
+    kids = by_tag(sm)
+    message_id, ts, ref = _message_info(kids, "eb:SignalMessage")
+    receipt_el = first_of(kids, _RECEIPT)
+    errors = kids.get(_ERROR)
     receipt = Receipt(_nr_references(receipt_el)) if receipt_el is not None else None
     error = None
     if errors:
@@ -304,12 +320,13 @@ def _signal_message(sm: etree._Element) -> SignalMessage:
                 short_description=e.get("shortDescription"),
                 origin=e.get("origin"),
                 ref_to_message_in_error=e.get("refToMessageInError"),
-                description=text_of(first(e, f"{{{EB}}}Description")),
-                detail=text_of(first(e, f"{{{EB}}}ErrorDetail")),
+                description=text_of(first(e, _eb("Description"))),
+                detail=text_of(first(e, _eb("ErrorDetail"))),
             ))
         error = ErrorSignal(tuple(items))
-    other = tuple(etree.QName(c).localname for c in sm if isinstance(c.tag, str)
-                  and c.tag not in (qname(EB, "MessageInfo"), qname(EB, "Receipt"), qname(EB, "Error")))
+    other: tuple[str, ...] = ()
+    if not _SIGNAL_PARTS.issuperset(kids):  # e.g. a PullRequest: its local names, in document order
+        other = tuple(etree.QName(c).localname for c in sm if isinstance(c.tag, str) and c.tag not in _SIGNAL_PARTS)
     return SignalMessage(message_id, ts, ref, receipt, error, other)
 
 
@@ -319,8 +336,9 @@ def parse_messaging(messaging: etree._Element) -> UserMessage | SignalMessage:
     Peppol is one message per HTTP request; bundling (ebMS 3 §5.2) is refused
     with EBMS:0003 as phase4 does.
     """
-    users = children(messaging, f"{{{EB}}}UserMessage")
-    signals = children(messaging, f"{{{EB}}}SignalMessage")
+    kids = by_tag(messaging)
+    users = kids.get(_eb("UserMessage"), [])
+    signals = kids.get(_eb("SignalMessage"), [])
     if len(users) + len(signals) == 0:
         raise InvalidHeader("eb:Messaging holds neither a UserMessage nor a SignalMessage")
     if len(users) + len(signals) > 1:

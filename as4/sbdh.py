@@ -9,7 +9,6 @@ full envelope check of `ubl.parse_sbd` instead.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from lxml import etree
@@ -23,9 +22,6 @@ SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader
 _H = f"{{{SBDH_NS}}}"
 #: up to this size the SBD is fully checked by `ubl.parse_sbd`; above it, streamed up to the end of the header
 _SMALL = 2 * 1024 * 1024
-#: above this size ubl gets the SBD with its business message emptied (see _without_business_content);
-#: below it, parsing twice costs more than the payload serialisation it saves
-_STUB_FROM = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,57 +96,17 @@ def read_sbdh(blob: Blob) -> SbdhInfo:
 
 
 def _read_with_ubl(data: bytes) -> SbdhInfo:
-    """Small SBDs get the full Peppol envelope check of `ubl.parse_sbd` (Business Message Envelope 2.0)."""
+    """Small SBDs get the full Peppol envelope check of `ubl.parse_sbd` (Business Message Envelope 2.0).
+
+    `with_payload=False`: every check still runs, but ubl does not serialise the business message,
+    which we never use (the receiver stores the SBD as received) and which cost more than parsing
+    for a large invoice.
+    """
     import ubl
 
     try:
-        stub = _without_business_content(data) if len(data) > _STUB_FROM else None
-        sbd = ubl.parse_sbd(stub or data)
+        sbd = ubl.parse_sbd(data, with_payload=False)
     except (ubl.UblError, ValueError) as exc:  # ValueError: ubl's identifier checks on odd values
         raise _err(f"the payload is not a valid Peppol SBD: {exc}") from None
     return SbdhInfo(str(sbd.sender), str(sbd.receiver), sbd.instance_identifier, str(sbd.document_type_id),
                     str(sbd.process_id), sbd.country_c1)
-
-
-_local = threading.local()
-
-
-def _parser() -> etree.XMLParser:
-    # the same hardening as ubl's parser; lxml parser objects must not be shared between threads.
-    # remove_blank_text: whitespace-only text between elements is dropped (~15% faster on a large
-    # invoice); what ubl checks of the envelope strips whitespace, so its verdict is the same.
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                                 huge_tree=True, dtd_validation=False, remove_blank_text=True)
-    return parser
-
-
-def _without_business_content(data: bytes) -> bytes | None:
-    """The SBD with every business message emptied, for `ubl.parse_sbd`; None to let ubl see it all.
-
-    Why: `parse_sbd` also serialises the business message (its `payload`), which we never use and
-    which costs more than parsing for a large invoice. The whole document is still parsed here
-    (well-formedness, no DOCTYPE); what `parse_sbd` checks of the business message is its position
-    and qualified name, and both survive emptying, as do the root's text and the children's tails.
-    Anything unusual (not well-formed, a DOCTYPE, another root) returns None: ubl then reads the
-    original bytes and gives its own precise error, as before.
-    """
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        return None
-    try:
-        root = etree.fromstring(data, _parser())
-    except (etree.XMLSyntaxError, ValueError):
-        return None
-    if root is None or root.tag != _H + "StandardBusinessDocument":
-        return None
-    doc = root.getroottree().docinfo
-    if doc.doctype or doc.internalDTD is not None:
-        return None
-    for child in list(root):
-        if isinstance(child.tag, str) and child.tag != _H + "StandardBusinessDocumentHeader":
-            # a fresh empty element, not child.clear(): clear() frees a big subtree node by node, slowly
-            empty = etree.Element(child.tag, nsmap=child.nsmap)
-            empty.tail = child.tail
-            root.replace(child, empty)
-    return etree.tostring(root)

@@ -227,20 +227,26 @@ def _partner(elements: list[etree._Element], role: str) -> ParticipantId:
         raise SbdhError(value_problem, f"{role}: {exc}") from None
 
 
-def parse_sbd(data: bytes) -> StandardBusinessDocument:
-    """Read a Peppol SBD; raises SbdhError (and only that) on any bad input."""
+def parse_sbd(data: bytes, *, with_payload: bool = True) -> StandardBusinessDocument:
+    """Read a Peppol SBD; raises SbdhError (and only that) on any bad input.
+
+    `with_payload=False` runs every check, the business message's included (well-formed, one
+    element, its namespace and name against Standard and Type), but leaves `payload` empty
+    (`b""`): a receiver routing on the header has the SBD already and need not pay for
+    serialising a copy of the invoice (`payload_root` and `binary_content` then have nothing to read).
+    """
     try:
         tree = parse_xml(data)
     except XmlRejected as exc:
         raise SbdhError(P.INVALID_SBD_XML, str(exc)) from None
-    return _read_envelope(tree.getroot(), with_payload=True)
+    return _read_envelope(tree.getroot(), with_payload=with_payload)
 
 
 def _read_envelope(root: etree._Element, *, with_payload: bool) -> StandardBusinessDocument:
     """Every check of `parse_sbd` on the parsed tree; raises SbdhError.
 
-    `with_payload=False` (build_sbd checking the tree it has just built) leaves `payload`
-    empty rather than serialising a business message the caller already has.
+    `with_payload=False` (build_sbd checking the tree it has just built, a receiver reading the
+    header) leaves `payload` empty rather than serialising a business message the caller already has.
     """
     if root.tag != _q("StandardBusinessDocument"):
         raise SbdhError(P.INVALID_SBD_XML, f"root element is {root.tag}, not the SBDH StandardBusinessDocument")

@@ -169,3 +169,18 @@ def test_parse_content_type_matches_the_email_module(value: str) -> None:
 @given(st.text(alphabet='aB/=;" <>\t-*\\', max_size=40))
 def test_parse_content_type_matches_the_email_module_on_any_ascii(value: str) -> None:
     assert parse_content_type(value) == _parse_content_type_email(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='ab;"= ', max_size=30))
+def test_split_params_cuts_exactly_at_the_semicolons_outside_quotes(value: str) -> None:
+    from as4.mime import _split_params
+
+    items = _split_params(value)
+    assert ";".join(items) == value
+    cuts, pos = [], -1
+    for item in items[:-1]:
+        pos += len(item) + 1
+        cuts.append(pos)
+    outside = [i for i, c in enumerate(value) if c == ";" and value[:i].count('"') % 2 == 0]
+    assert cuts == outside

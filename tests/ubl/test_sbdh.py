@@ -3,6 +3,7 @@ implementations' envelopes, and build/parse round trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -49,6 +50,15 @@ def test_good_envelopes_parse(testdata: Path, name: str) -> None:
     # the payload is a complete document by itself (namespaces carried along)
     assert sbd.payload_root[1] in {"Invoice", "Order", "BinaryContent"}
     assert not [w for w in sbd.warnings if w.problem is not SbdhProblem.INVALID_PROCESS_IDENTIFIER]
+
+
+@pytest.mark.parametrize("name", _good_files())
+def test_without_payload_reads_the_same_header(testdata: Path, name: str) -> None:
+    data = (testdata / COMMONS / "sbdh" / "good" / name).read_bytes()
+    header = parse_sbd(data, with_payload=False)
+    assert header.payload == b""
+    whole = parse_sbd(data)
+    assert header == dataclasses.replace(whole, payload=b"") and header.warnings == whole.warnings
 
 
 def test_good_xml_reads_as_upstream_says(testdata: Path) -> None:
@@ -107,6 +117,18 @@ def test_bad_envelopes_give_upstream_error(testdata: Path, rel: str, expected: s
     with pytest.raises(SbdhError) as info:
         parse_sbd(data)
     assert info.value.problem.value == code, str(info.value)
+
+
+@pytest.mark.parametrize("rel, expected", _bad_cases())
+def test_without_payload_refuses_the_same(testdata: Path, rel: str, expected: str) -> None:
+    """Every check runs without the payload too, the business message's included."""
+    data = (testdata / COMMONS / rel).read_bytes()
+    if "warning only" in expected:
+        assert parse_sbd(data, with_payload=False).warnings == parse_sbd(data).warnings
+        return
+    with pytest.raises(SbdhError) as info:
+        parse_sbd(data, with_payload=False)
+    assert info.value.problem.value == expected.split()[0], str(info.value)
 
 
 @pytest.mark.parametrize(
