@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from as4._ids import random_octets
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along, by_tag, children, first, first_of, qname, text_of
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along_in, by_tag, children, first, first_of, qname, text_of
 from certs.keys import PARSE_ERRORS
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -247,8 +247,7 @@ def verify(
     if sm is None or sm.get("Algorithm") != RSA_SHA256:
         raise FailedAuthentication(f"signature method {sm.get('Algorithm') if sm is not None else None!r} "
                                    "is not RSA-SHA256")
-    str_ref = next((r for key_info in in_sig.get(_KEY_INFO, ()) for r in along(key_info, _STR, _STR_REFERENCE)),
-                   None)
+    str_ref = next(along_in(in_sig, _KEY_INFO, _STR, _STR_REFERENCE), None)
     if str_ref is None:
         raise PolicyNoncompliance("signature key is not referenced through a BinarySecurityToken")
     root = security.getroottree().getroot()
@@ -271,7 +270,7 @@ def verify(
                                         validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = [t for ts in in_ref.get(_TRANSFORMS, ()) for t in ts.iterchildren(_TRANSFORM)]
+        transforms = list(along_in(in_ref, _TRANSFORMS, _TRANSFORM))
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):

@@ -116,6 +116,15 @@ def along(parent: etree._Element, *tags: str) -> Iterator[etree._Element]:
         yield from along(child, *tags[1:])
 
 
+def along_in(kids: ChildMap, *tags: str) -> Iterator[etree._Element]:
+    """`along` from a `by_tag` map: the elements at the child path `tags`, the first step read from `kids`."""
+    for child in kids.get(tags[0], ()):
+        if len(tags) == 1:
+            yield child
+        else:
+            yield from along(child, *tags[1:])
+
+
 def text_of(el: etree._Element | None) -> str | None:
     if el is None:
         return None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, by_tag, children, first, first_of, qname, text_of
+from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
 
 __all__ = [
@@ -294,8 +294,7 @@ def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
             digest = base64.b64decode(dv, validate=False)
         except ValueError:
             digest = b""
-        transforms = tuple(t.get("Algorithm", "") for ts in kids.get(_TRANSFORMS, ())
-                           for t in ts.iterchildren(_TRANSFORM))
+        transforms = tuple(t.get("Algorithm", "") for t in along_in(kids, _TRANSFORMS, _TRANSFORM))
         out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest, transforms))
     return tuple(out)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from as4._xml import along, by_tag, children, first, first_of
+from as4._xml import along, along_in, by_tag, children, first, first_of
 
 DOC = b"""<r xmlns="urn:a" xmlns:b="urn:b"><!-- c --><x>1</x><?pi d?><b:x>2</b:x><y><z/></y><x>3</x>
 <y><z>4</z><z>5</z></y>text</r>"""
@@ -24,3 +24,10 @@ def test_by_tag_is_children_of_every_tag_in_document_order():
 def test_along_is_findall_of_the_path():
     root = etree.fromstring(DOC)
     assert list(along(root, "{urn:a}y", "{urn:a}z")) == root.findall("{urn:a}y/{urn:a}z")
+
+
+def test_along_in_is_findall_of_the_path_from_a_by_tag_map():
+    root = etree.fromstring(DOC)
+    kids = by_tag(root)
+    for path in (("{urn:a}y", "{urn:a}z"), ("{urn:a}x",), ("{urn:a}absent", "{urn:a}z")):
+        assert list(along_in(kids, *path)) == root.findall("/".join(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -82,12 +83,20 @@ def _pings(monkeypatch: pytest.MonkeyPatch, engine: sa.Engine) -> list[object]:
     return seen
 
 
-def test_a_pooled_connection_that_died_while_resting_is_replaced_before_use(postgresql_url, monkeypatch) -> None:
-    url = postgresql_url
-    engine = db.create_engine(url, pool_size=1, max_overflow=0, ping_after_idle=0.0)
+@contextlib.contextmanager
+def _one_connection_pool(url: str, monkeypatch: pytest.MonkeyPatch, *, ping_after_idle: float):
+    """An engine of one pooled connection, the pings it makes, and an admin engine to end backends with."""
+    engine = db.create_engine(url, pool_size=1, max_overflow=0, ping_after_idle=ping_after_idle)
     admin = db.create_engine(url)
-    pings = _pings(monkeypatch, engine)
     try:
+        yield engine, _pings(monkeypatch, engine), admin
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_a_pooled_connection_that_died_while_resting_is_replaced_before_use(postgresql_url, monkeypatch) -> None:
+    with _one_connection_pool(postgresql_url, monkeypatch, ping_after_idle=0.0) as (engine, pings, admin):
         with engine.connect() as conn:
             first = conn.scalar(sa.text("SELECT pg_backend_pid()"))
         assert pings == []  # a new connection is not pinged
@@ -95,17 +104,10 @@ def test_a_pooled_connection_that_died_while_resting_is_replaced_before_use(post
         with engine.connect() as conn:
             second = conn.scalar(sa.text("SELECT pg_backend_pid()"))
         assert len(pings) == 1 and second != first
-    finally:
-        engine.dispose()
-        admin.dispose()
 
 
 def test_a_connection_used_a_moment_ago_goes_out_without_a_ping(postgresql_url, monkeypatch) -> None:
-    url = postgresql_url
-    engine = db.create_engine(url, pool_size=1, max_overflow=0, ping_after_idle=3600.0)
-    admin = db.create_engine(url)
-    pings = _pings(monkeypatch, engine)
-    try:
+    with _one_connection_pool(postgresql_url, monkeypatch, ping_after_idle=3600.0) as (engine, pings, admin):
         for _ in range(5):
             with engine.connect() as conn:
                 pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
@@ -117,6 +119,3 @@ def test_a_connection_used_a_moment_ago_goes_out_without_a_ping(postgresql_url, 
         assert info.value.connection_invalidated
         with engine.connect() as conn:
             assert conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
-    finally:
-        engine.dispose()
-        admin.dispose()
