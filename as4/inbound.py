@@ -45,6 +45,11 @@ class ReceiverPolicy:
     accept: frozenset[str] | None = None
     #: certificate revocation: None = not checked (tests with historic material only)
     check_revocation: bool = True
+    #: keep the checked `ubl.StandardBusinessDocument`, business message included, in
+    #: `SbdhInfo.envelope` for an SBD small enough to be read whole: a store that needs the envelope
+    #: (the node's inbox) then does not parse and check the SBD a second time. Off by default: a
+    #: store that keeps the SBD as received (the CLI's directory) would pay for a copy of the invoice.
+    keep_envelope: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def open_user_message(
                 content = decompress_blob(content, limit=policy.max_payload_bytes,
                                           ratio=policy.max_compression_ratio, ref=mid)
             payloads.append(Payload(part.href, part.property("MimeType"), content))
-        sbdh = read_sbdh(payloads[0].content)
+        sbdh = read_sbdh(payloads[0].content, keep_envelope=policy.keep_envelope)
         _cross_check(um, sbdh)
         if policy.accept is not None and participant_key(sbdh.receiver) not in policy.accept:
             raise NotServiced(f"final recipient {sbdh.receiver} is not served here", mid)

@@ -9,12 +9,16 @@ full envelope check of `ubl.parse_sbd` instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from as4.blob import Blob
 from as4.errors import As4Error, EbmsError
+
+if TYPE_CHECKING:
+    import ubl
 
 __all__ = ["SbdhInfo", "read_sbdh"]
 
@@ -32,6 +36,9 @@ class SbdhInfo:
     document_type_id: str | None = None   # "scheme::value"
     process_id: str | None = None
     country_c1: str | None = None
+    #: with `read_sbdh(keep_envelope=True)`, the whole checked envelope of an SBD small enough to be
+    #: read whole (`payload` included), so the store need not parse it again; else None
+    envelope: ubl.StandardBusinessDocument | None = field(default=None, repr=False, compare=False)
 
 
 def _err(detail: str) -> As4Error:
@@ -39,10 +46,14 @@ def _err(detail: str) -> As4Error:
     return As4Error(EbmsError.OTHER, detail)
 
 
-def read_sbdh(blob: Blob) -> SbdhInfo:
-    """Parse the SBDH at the start of `blob`; raise `As4Error(EBMS:0004)` if it is not one."""
+def read_sbdh(blob: Blob, *, keep_envelope: bool = False) -> SbdhInfo:
+    """Parse the SBDH at the start of `blob`; raise `As4Error(EBMS:0004)` if it is not one.
+
+    `keep_envelope`: for a small SBD, also keep the checked envelope with its business message
+    (`SbdhInfo.envelope`); a large one is never held, so its `envelope` stays None.
+    """
     if blob.size <= _SMALL:
-        return _read_with_ubl(blob.read())
+        return _read_with_ubl(blob.read(), keep_envelope)
     head = blob.head(65536)
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise _err("the SBD has a DOCTYPE; DTDs and entities are refused")
@@ -95,18 +106,18 @@ def read_sbdh(blob: Blob) -> SbdhInfo:
                     scoped("DOCUMENTID", "busdox-docid-qns"), scoped("PROCESSID", "cenbii-procid-ubl"), country)
 
 
-def _read_with_ubl(data: bytes) -> SbdhInfo:
+def _read_with_ubl(data: bytes, keep_envelope: bool) -> SbdhInfo:
     """Small SBDs get the full Peppol envelope check of `ubl.parse_sbd` (Business Message Envelope 2.0).
 
-    `with_payload=False`: every check still runs, but ubl does not serialise the business message,
-    which we never use (the receiver stores the SBD as received) and which cost more than parsing
-    for a large invoice.
+    Unless the envelope is kept, `with_payload=False`: every check still runs, but ubl does not
+    serialise the business message, which a store keeping the SBD as received never uses and which
+    cost more than parsing for a large invoice.
     """
     import ubl
 
     try:
-        sbd = ubl.parse_sbd(data, with_payload=False)
+        sbd = ubl.parse_sbd(data, with_payload=keep_envelope)
     except (ubl.UblError, ValueError) as exc:  # ValueError: ubl's identifier checks on odd values
         raise _err(f"the payload is not a valid Peppol SBD: {exc}") from None
     return SbdhInfo(str(sbd.sender), str(sbd.receiver), sbd.instance_identifier, str(sbd.document_type_id),
-                    str(sbd.process_id), sbd.country_c1)
+                    str(sbd.process_id), sbd.country_c1, sbd if keep_envelope else None)

@@ -214,7 +214,9 @@ class InboxStore:
     def store(self, document: as4.ReceivedDocument, receipt: as4.SignalResponse) -> as4.Stored:
         streamed: StreamedPayload | None = None
         try:
-            if document.sbd.size > STREAM_FROM_BYTES:
+            if document.sbdh.envelope is not None:  # checked whole by the receiver (ReceiverPolicy.keep_envelope)
+                sbd = document.sbdh.envelope
+            elif document.sbd.size > STREAM_FROM_BYTES:
                 sbd, streamed = _split(document.sbd)
             else:
                 sbd = ubl.parse_sbd(document.sbd.read())

@@ -35,7 +35,8 @@ class _As4Endpoint:
             node = self.node
             keys = node.ap_keys
             receiver = as4.Receiver(key=keys.key, cert=keys.cert, trust=node.trust, revocation=node.revocation,
-                                    policy=as4.ReceiverPolicy(check_revocation=node.revocation is not None))
+                                    policy=as4.ReceiverPolicy(check_revocation=node.revocation is not None,
+                                                              keep_envelope=True))  # InboxStore reads it
             self.app = as4.create_app(receiver, delivery_of(node).as4_store, clock=node.now)
         await self.app(scope, receive, send)
 

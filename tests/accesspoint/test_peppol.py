@@ -4,6 +4,7 @@ whose store is the node's database; failure paths; duplicates; MLS back to the s
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,7 +18,7 @@ import smp
 import ubl
 from accesspoint.db.tables.documents import Document, Transaction
 from accesspoint.delivery import RetryPolicy, State
-from accesspoint.delivery.peppol import As4HttpTransport, SmpDirectory
+from accesspoint.delivery.peppol import As4HttpTransport, InboxStore, SmpDirectory
 from accesspoint.delivery.service import DeliveryService
 from accesspoint.delivery.transport import As4Request
 from accesspoint.delivery.routing import PeppolEndpoint
@@ -54,7 +55,7 @@ class Network:
     on HTTPS; each resolves every participant to the other node (a static SMP answer)."""
 
     def __init__(self, pki, url_a: str, url_b: str, *, b_receives: bool = True, mls_type=None,
-                 wrap_b=lambda app: app, max_in_flight: int | None = None) -> None:
+                 wrap_b=lambda app: app, max_in_flight: int | None = None, keep_envelope: bool = True) -> None:
         self.pki, ap_a, ap_b, tls_cert, tls_key = pki
         self.clock = Clock(datetime.now(UTC))
         trust = self.pki.trust_store()
@@ -64,7 +65,7 @@ class Network:
             service = DeliveryService(sessions, clock=self.clock, seat_id=certs.common_name(ap.cert),
                                       mailer=None, policy=RetryPolicy(max_attempts=3))
             receiver = as4.Receiver(key=ap.key, cert=ap.cert, trust=trust, revocation=None,
-                                    policy=as4.ReceiverPolicy(check_revocation=False))
+                                    policy=as4.ReceiverPolicy(check_revocation=False, keep_envelope=keep_envelope))
             app = as4.create_app(receiver, service.as4_store)
             server = AsgiServer(wrap_b(app) if name == "b" else app, tls_cert=tls_cert, tls_key=tls_key)
             self.sides[name] = Side(service, server, sessions, engine)
@@ -119,8 +120,20 @@ def network(pki, database_url, tmp_path):
 
 
 @pytest.mark.db
-def test_as4_delivery_with_receipt_lands_in_the_buyers_purchase_connection(network):
-    net = network()
+@pytest.mark.parametrize("keep_envelope", [True, False])
+def test_as4_delivery_with_receipt_lands_in_the_buyers_purchase_connection(network, monkeypatch, keep_envelope):
+    # The node's receiver keeps the envelope it checked (accesspoint/web/as4.py): B's store must then
+    # not parse the SBD again; without it, the store parses it itself. Either way B stores the same.
+    store_parses = []
+    parse_sbd = ubl.parse_sbd
+
+    def counting(*args, **kwargs):
+        if sys._getframe(1).f_code is InboxStore.store.__code__:
+            store_parses.append(1)
+        return parse_sbd(*args, **kwargs)
+
+    monkeypatch.setattr(ubl, "parse_sbd", counting)
+    net = network(keep_envelope=keep_envelope)
     net.a.server.start()
     net.b.server.start()
     sub = net.a.service.outbox.submit(invoice("AS4-1", buyer=BUYER_REMOTE))
@@ -140,6 +153,7 @@ def test_as4_delivery_with_receipt_lands_in_the_buyers_purchase_connection(netwo
         (tout,) = s.scalars(sa.select(Transaction)).all()
     assert (tout.direction, tout.other_seat_id, tout.c1_country) == ("out", "PBE000002", "NL")
     assert (tin.direction, tin.other_seat_id, tin.c4_country) == ("in", "PBE000001", "BE")
+    assert len(store_parses) == (0 if keep_envelope else 1)
 
 
 class InFlight:

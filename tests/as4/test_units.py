@@ -65,6 +65,17 @@ def test_sbdh_streaming_and_ubl_paths_agree(monkeypatch):
     assert streamed.instance_identifier == "agree-1" and streamed.country_c1 == "BE"
 
 
+def test_a_kept_envelope_is_ubls_whole_parse_and_only_a_small_sbd_keeps_one(monkeypatch):
+    import ubl
+
+    data = make_sbd("kept-1")
+    assert sbdh.read_sbdh(Blob.from_bytes(data)).envelope is None
+    kept = sbdh.read_sbdh(Blob.from_bytes(data), keep_envelope=True).envelope
+    assert kept == ubl.parse_sbd(data) and kept.payload.startswith(b"<Invoice")
+    monkeypatch.setattr(sbdh, "_SMALL", 0)  # streamed: never held, so nothing to keep
+    assert sbdh.read_sbdh(Blob.from_bytes(data), keep_envelope=True).envelope is None
+
+
 def _sbd_variants() -> list[bytes]:
     good = make_sbd("variant-1", filler="<Note>x</Note>" * 50)
     head, sep, tail = good.partition(b"</StandardBusinessDocumentHeader>")
