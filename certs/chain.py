@@ -213,8 +213,6 @@ def verify_smp_certificate(
     return verify_certificate(cert, Role.SMP, trust=trust, at=at, revocation=revocation)
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class _CheckedChain:
     seat_id: SeatId
