@@ -188,7 +188,7 @@ def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from accesspoint.node import Node
-    from accesspoint.processes import die_with_parent
+    from accesspoint.processes import die_with_parent, settle_heap
 
     die_with_parent(args.worker_of)
     sock = socket.socket(fileno=args.socket_fd)
@@ -199,6 +199,7 @@ def _serve_worker(args: argparse.Namespace, settings: Settings) -> int:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
+                settle_heap()
                 log.info("HTTP worker %s (pid %d) serving", number, os.getpid(),
                          extra={"event": "worker_ready", "worker": number})
 
@@ -240,10 +241,13 @@ def _server(config: Any, wanted: list[Listener], workers: HttpWorkers | None) ->
 
     import uvicorn
 
+    from accesspoint.processes import settle_heap
+
     class NodeServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:  # the lifespan (migrations, local SML, ...) is up and the socket serves
+                settle_heap()
                 if workers is not None:
                     workers.start()
                     log.info("serving HTTP in %d processes (primary pid %d, [http] workers)",
