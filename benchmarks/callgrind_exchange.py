@@ -30,15 +30,10 @@ STAGES = ("build_user_message", "parse_message", "open_user_message", "build_rec
 def run(payload_name: str, exchanges: int) -> None:
     """Two warm-up exchanges, then `exchanges` marked ones (a getppid before each stage and at the end)."""
     import as4
-    from benchmarks.as4_exchange import PAYLOADS, _pki
+    from benchmarks.as4_exchange import PAYLOADS, exchange_parties
 
     payload = PAYLOADS[payload_name]()
-    pki, sender, receiver_ap, _ = _pki()
-    receiver = as4.Receiver(key=receiver_ap.key, cert=receiver_ap.cert, trust=pki.trust_store(),
-                            policy=as4.ReceiverPolicy(check_revocation=False))
-    sbdh = as4.read_sbdh(as4.Blob.from_bytes(payload))
-    ids = {"original_sender": sbdh.sender, "final_recipient": sbdh.receiver,
-           "document_type_id": sbdh.document_type_id, "process_id": sbdh.process_id}
+    sender, receiver_ap, receiver, ids = exchange_parties(payload)
 
     def exchange(mark: bool) -> None:
         tick = os.getppid if mark else (lambda: 0)
