@@ -31,6 +31,7 @@ from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along_in, by_tag, children, firs
 from certs.keys import PARSE_ERRORS, certificate_der
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
+from as4.mime import normalize_cid
 
 C14N_EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -289,8 +290,6 @@ def verify(
                 raise FailedAuthentication(f"digest of {uri} does not match (content changed after signing)")
             verified.append(VerifiedReference(uri, el, None, ref, expected))
         elif uri.startswith("cid:"):
-            from as4.mime import normalize_cid
-
             cid = normalize_cid(uri)
             if algs != [SWA_CONTENT_SIG]:
                 raise FailedAuthentication(f"attachment {uri!r} is not signed with the SwA content transform")
