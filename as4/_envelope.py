@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from as4 import _wss
+from as4 import _wss, _xenc
 from as4._xml import DS, EB, EBBP, EC, S12, WSSE, WSSE11, WSU, XENC, XENC11, parse_xml
 from as4.ebms import SignalMessage, UserMessage, format_timestamp
 
@@ -176,12 +176,10 @@ def _str_reference(bst_id: str) -> str:
 
 def encrypted_key(encrypted: bytes, bst_id: str, ek_id: str, data_ids: list[str]) -> str:
     """xenc:EncryptedKey (RSA-OAEP, SHA-256, MGF1-SHA256) for the key `encrypted` under the BST's key."""
-    from as4._xenc import MGF1_SHA256, RSA_OAEP_11, SHA256
-
     return (f'<xenc:EncryptedKey xmlns:xenc="{XENC}" Id="{attr(ek_id)}">'
-            f'<xenc:EncryptionMethod Algorithm="{RSA_OAEP_11}">'
-            f'<ds:DigestMethod xmlns:ds="{DS}" Algorithm="{SHA256}"/>'
-            f'<xenc11:MGF xmlns:xenc11="{XENC11}" Algorithm="{MGF1_SHA256}"/></xenc:EncryptionMethod>'
+            f'<xenc:EncryptionMethod Algorithm="{_xenc.RSA_OAEP_11}">'
+            f'<ds:DigestMethod xmlns:ds="{DS}" Algorithm="{_xenc.SHA256}"/>'
+            f'<xenc11:MGF xmlns:xenc11="{XENC11}" Algorithm="{_xenc.MGF1_SHA256}"/></xenc:EncryptionMethod>'
             f'<ds:KeyInfo xmlns:ds="{DS}">{_str_reference(bst_id)}</ds:KeyInfo>'
             f"<xenc:CipherData><xenc:CipherValue>{base64.b64encode(encrypted).decode()}</xenc:CipherValue>"
             "</xenc:CipherData><xenc:ReferenceList>"
@@ -191,15 +189,13 @@ def encrypted_key(encrypted: bytes, bst_id: str, ek_id: str, data_ids: list[str]
 
 def encrypted_data(data_id: str, ek_id: str, content_id: str, mime_type: str = "application/gzip") -> str:
     """xenc:EncryptedData for an attachment (SwA Content-Only, AES-128-GCM, key in the EncryptedKey)."""
-    from as4._xenc import AES128_GCM, SWA_CIPHERTEXT, SWA_CONTENT_ONLY, TOKEN_TYPE_EK
-
     return (f'<xenc:EncryptedData xmlns:xenc="{XENC}" Id="{attr(data_id)}" MimeType="{attr(mime_type)}"'
-            f' Type="{SWA_CONTENT_ONLY}"><xenc:EncryptionMethod Algorithm="{AES128_GCM}"/>'
+            f' Type="{_xenc.SWA_CONTENT_ONLY}"><xenc:EncryptionMethod Algorithm="{_xenc.AES128_GCM}"/>'
             f'<ds:KeyInfo xmlns:ds="{DS}"><wsse:SecurityTokenReference xmlns:wsse11="{WSSE11}"'
-            f' wsse11:TokenType="{TOKEN_TYPE_EK}"><wsse:Reference URI="#{attr(ek_id)}"/>'
+            f' wsse11:TokenType="{_xenc.TOKEN_TYPE_EK}"><wsse:Reference URI="#{attr(ek_id)}"/>'
             "</wsse:SecurityTokenReference></ds:KeyInfo><xenc:CipherData>"
             f'<xenc:CipherReference URI="{attr("cid:" + content_id)}"><xenc:Transforms>'
-            f'<ds:Transform xmlns:ds="{DS}" Algorithm="{SWA_CIPHERTEXT}"/></xenc:Transforms>'
+            f'<ds:Transform xmlns:ds="{DS}" Algorithm="{_xenc.SWA_CIPHERTEXT}"/></xenc:Transforms>'
             "</xenc:CipherReference></xenc:CipherData></xenc:EncryptedData>")
 
 

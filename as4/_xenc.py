@@ -25,6 +25,7 @@ from as4._wss import IdIndex, token_certificates
 from as4._xml import DS, WSSE, XENC, XENC11, along, first, text_of
 from as4.blob import CHUNK, SPOOL_BYTES, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
+from as4.mime import normalize_cid
 
 AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
 RSA_OAEP_11 = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
@@ -186,8 +187,6 @@ def encrypted_parts(security: etree._Element) -> list[EncryptedPart]:
         cr = next(along(ed, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherReference"), None)
         if cr is None or not (cr.get("URI") or "").startswith("cid:"):
             raise PolicyNoncompliance("EncryptedData does not reference an attachment")
-        from as4.mime import normalize_cid
-
         out.append(EncryptedPart(ed.get("Id") or "", normalize_cid(cr.get("URI") or ""),
                                  em.get("Algorithm") if em is not None else "", ed.get("MimeType")))
     return out

@@ -8,6 +8,7 @@ this module only knows ebMS 3 core §5 structure. Parsing raises
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from lxml import etree
 
 from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
+from as4.mime import normalize_cid
 
 __all__ = [
     "Party",
@@ -249,8 +251,6 @@ def _user_message(um: etree._Element) -> UserMessage:
                 # `#id`: a SOAP-Body payload (ebMS 3 §5.2.2.13); Peppol refuses it in the profile check
                 parts.append(PartInfo("", _properties(first(pi, _PART_PROPERTIES))))
                 continue
-            from as4.mime import normalize_cid
-
             parts.append(PartInfo(normalize_cid(href), _properties(first(pi, _PART_PROPERTIES))))
     return UserMessage(
         message_id=message_id,
@@ -280,8 +280,6 @@ _SIGNAL_PARTS = frozenset({_MESSAGE_INFO, _RECEIPT, _ERROR})
 
 
 def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
-    import base64
-
     out = []
     # `.//ebbp:MessagePartNRInformation/ds:Reference` in document order, without the path machinery
     refs = (ref for part in receipt.iter(f"{{{EBBP}}}MessagePartNRInformation")
@@ -425,8 +423,6 @@ def build_messaging(msg: UserMessage | SignalMessage, *, messaging_id: str, soap
 
 
 def _render_reference(parent: etree._Element, ref: NrReference) -> None:
-    import base64
-
     r = etree.SubElement(parent, qname(DS, "Reference"), {"URI": ref.uri}, nsmap={"ds": DS})
     if ref.transforms:
         ts = _sub(r, DS, "Transforms")

@@ -26,6 +26,8 @@ from as4.errors import (As4Error, DecompressionFailure, EbmsError, FailedAuthent
                         NotServiced, PolicyNoncompliance, ValueInconsistent)
 from as4.message import InboundMessage
 from as4.sbdh import SbdhInfo, read_sbdh
+from certs import CertError
+from certs.keys import same_certificate
 
 __all__ = ["ReceiverPolicy", "Payload", "ReceivedDocument", "open_user_message", "decompress_blob",
            "participant_key"]
@@ -135,8 +137,6 @@ def open_user_message(
     bound to a trust store and revocation checker); it raises `certs.CertError` to reject.
     `cert` is our own certificate: an EncryptedKey for another certificate is EBMS:0102.
     """
-    from certs import CertError
-
     um = inbound.message
     if not isinstance(um, UserMessage):
         raise ValueInconsistent("expected a UserMessage, got a signal")
@@ -158,7 +158,7 @@ def open_user_message(
         info = _xenc.describe_encrypted_key(eks[0], index)
         if info.key_reference != "bst":
             raise PolicyNoncompliance("EncryptedKey does not reference a BinarySecurityToken")
-        if cert is not None and info.certificate is not None and info.certificate != cert:
+        if cert is not None and info.certificate is not None and not same_certificate(info.certificate, cert):
             raise FailedDecryption("message is encrypted for another certificate")
         for p in parts:
             if p.algorithm != _xenc.AES128_GCM:

@@ -26,6 +26,7 @@ from as4.errors import As4Error, EbmsError, InvalidHeader, MimeInconsistency
 from as4.mime import MAX_MESSAGE_BYTES, MimePart, MultipartParser, OutboundPart, RenderedMultipart, normalize_cid, \
     parse_content_type, render_multipart
 from as4.sbdh import read_sbdh
+from certs import common_name
 
 __all__ = ["OutboundMessage", "InboundMessage", "build_user_message", "parse_message", "new_message_id",
            "gzip_blob"]
@@ -134,8 +135,6 @@ def build_user_message(
     octets), then encrypt. Raises `ValueError` for missing identifiers (a
     caller's mistake, not a protocol error).
     """
-    from certs import common_name
-
     payload = _as_blob(sbd)
     if None in (original_sender, final_recipient, document_type_id, process_id):
         try:

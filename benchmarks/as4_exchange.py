@@ -82,18 +82,25 @@ def our_exchange_rate(payload: bytes, seconds: float) -> float:
     return our_exchange_stats(payload, seconds)["rate"]
 
 
-def our_exchange_stats(payload: bytes, seconds: float) -> dict[str, float]:
-    """`rate` (exchanges per wall-clock second) and `cpu_ms` (process CPU time per exchange) for `payload`.
-
-    The sender passes the four identifiers, as the node's delivery does (it knows them from its outbox)
-    and as the `as4` package is given them; the receiver reads and fully checks the SBDH of every message.
-    """
+def exchange_parties(payload: bytes) -> tuple[certs.Issued, certs.Issued, as4.Receiver, dict[str, str | None]]:
+    """The sender, the receiver's certificate and its `as4.Receiver`, and the four identifiers of
+    `payload` the sender passes: what an in-process exchange needs (here and benchmarks/callgrind_exchange.py)."""
     pki, sender, receiver_ap, _ = _pki()
     receiver = as4.Receiver(key=receiver_ap.key, cert=receiver_ap.cert, trust=pki.trust_store(),
                             policy=as4.ReceiverPolicy(check_revocation=False))
     sbdh = as4.read_sbdh(as4.Blob.from_bytes(payload))
     ids = {"original_sender": sbdh.sender, "final_recipient": sbdh.receiver,
            "document_type_id": sbdh.document_type_id, "process_id": sbdh.process_id}
+    return sender, receiver_ap, receiver, ids
+
+
+def our_exchange_stats(payload: bytes, seconds: float) -> dict[str, float]:
+    """`rate` (exchanges per wall-clock second) and `cpu_ms` (process CPU time per exchange) for `payload`.
+
+    The sender passes the four identifiers, as the node's delivery does (it knows them from its outbox)
+    and as the `as4` package is given them; the receiver reads and fully checks the SBDH of every message.
+    """
+    sender, receiver_ap, receiver, ids = exchange_parties(payload)
 
     def exchange() -> None:
         now = datetime.now(UTC)  # the clock moves, as on a real node (caches keyed on time must cope)

@@ -18,6 +18,7 @@ from certs.errors import CertError, CertificateLoadError, CertificateRejected, R
 from certs.keys import (
     PARSE_ERRORS,
     KeyPair,
+    certificate_der,
     certificate_pem,
     load_certificate,
     load_certificates,
@@ -25,6 +26,7 @@ from certs.keys import (
     load_pkcs12,
     load_private_key,
     private_key_pem,
+    same_certificate,
 )
 from certs.responder import RevocationServer, serve_revocation
 from certs.revocation import RevocationChecker, RevocationResult, RevocationStatus
@@ -50,6 +52,7 @@ __all__ = [
     "TestPki",
     "TrustStore",
     "VerifiedCertificate",
+    "certificate_der",
     "certificate_pem",
     "common_name",
     "load_certificate",
@@ -58,6 +61,7 @@ __all__ = [
     "load_pkcs12",
     "load_private_key",
     "private_key_pem",
+    "same_certificate",
     "serve_revocation",
     "verify_ap_certificate",
     "verify_certificate",

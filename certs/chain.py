@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.errors import CertificateRejected, RejectReason
-from certs.keys import materialise
+from certs.keys import certificate_der, materialise
 from dataclasses import dataclass
 
 from certs.revocation import RevocationChecker, RevocationResult
@@ -230,7 +230,7 @@ class CertificateVerifier:
     check re-parses the certificate and its extensions each time: about 7% of a sending node's
     CPU. The chain part (issuer, CA and leaf profile, seat id) is a pure function of the
     certificate, the trust store and `at`, and `at` matters only through validity periods. So a
-    successful answer is kept per certificate (they hash and compare by DER) with the window in
+    successful answer is kept per certificate (keyed on its DER, `certs.keys.certificate_der`) with the window in
     which every certificate involved is valid, and reused only for an `at` inside it and the same
     trust store. Failures are never kept. Revocation is asked at every call (the checker keeps
     its own answers only while they are fresh).
@@ -239,7 +239,7 @@ class CertificateVerifier:
     def __init__(self, role: Role, *, size: int = 1024) -> None:
         self.role = role
         self.size = size
-        self._chains: dict[x509.Certificate, _CheckedChain] = {}
+        self._chains: dict[bytes, _CheckedChain] = {}  # by DER
         self._trust: TrustStore | None = None
 
     def verify(self, cert: x509.Certificate, *, trust: TrustStore, at: datetime,
@@ -247,7 +247,8 @@ class CertificateVerifier:
         """The seat id of `cert`, or `CertificateRejected` as `verify_certificate` raises it."""
         if self._trust is not trust:
             self._chains, self._trust = {}, trust
-        cached = self._chains.get(cert) if at.tzinfo is not None else None
+        der = certificate_der(cert)
+        cached = self._chains.get(der) if at.tzinfo is not None else None
         if cached is not None and cached.not_before <= at <= cached.not_after:
             seat, issuer = cached.seat_id, cached.issuer
         else:
@@ -257,7 +258,7 @@ class CertificateVerifier:
             involved = [cert, issuer, *(r for r in trust.roots if r.subject == issuer.issuer)]
             if len(self._chains) >= self.size:
                 self._chains.clear()
-            self._chains[cert] = _CheckedChain(seat, issuer, max(c.not_valid_before_utc for c in involved),
+            self._chains[der] = _CheckedChain(seat, issuer, max(c.not_valid_before_utc for c in involved),
                                                min(c.not_valid_after_utc for c in involved))
         if revocation is not None:
             revocation.check(cert, issuer, at=at)

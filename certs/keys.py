@@ -26,6 +26,8 @@ __all__ = [
     "load_pkcs12",
     "load_key_pair",
     "certificate_pem",
+    "certificate_der",
+    "same_certificate",
     "private_key_pem",
     "materialise",
     "PARSE_ERRORS",
@@ -170,6 +172,36 @@ def load_key_pair(
 
 def certificate_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+#: certificate objects whose DER is remembered; cleared when full (a node meets a few peers)
+_DER_CACHE_SIZE = 256
+_der_by_id: dict[int, tuple[x509.Certificate, bytes]] = {}
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """The DER of `cert`, remembered per certificate object.
+
+    Why: cryptography's `hash(cert)` and `==` between two objects of one certificate cost some
+    3 us each (they go back to the DER every time), and a message exchange hashes or compares its
+    few certificates half a dozen times (caches keyed on them, "is the signer the receiver").
+    Keyed on `id(cert)`, with the object itself held in the entry so that id cannot be reused by
+    another certificate while the entry lives; the entry is only used when it holds this very
+    object. The bytes returned are the same object on every hit, so their own hash is computed once.
+    """
+    entry = _der_by_id.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    if len(_der_by_id) >= _DER_CACHE_SIZE:
+        _der_by_id.clear()
+    _der_by_id[id(cert)] = (cert, der)
+    return der
+
+
+def same_certificate(a: x509.Certificate, b: x509.Certificate) -> bool:
+    """`a == b` (cryptography compares certificates by their DER) through `certificate_der`."""
+    return a is b or certificate_der(a) == certificate_der(b)
 
 
 def private_key_pem(key: PrivateKey, password: bytes | None = None) -> bytes:

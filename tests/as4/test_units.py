@@ -11,7 +11,7 @@ import as4
 from as4 import sbdh
 from as4.blob import Blob
 from as4.ebms import format_timestamp, parse_timestamp
-from tests.as4.conftest import make_sbd
+from tests.as4.conftest import Aps, make_sbd
 
 ROWS = {  # protocol.md §1.6
     "EBMS:0001": ("ValueNotRecognized", "failure", "Content"),
@@ -162,3 +162,16 @@ def test_generated_ids_are_uuid4_strings():
     assert len(seen) == 500
     local, _, domain = new_message_id("ap.example").partition("@")
     assert domain == "ap.example" and uuid.UUID(local).version == 4
+
+
+def test_bst_holds_each_certificates_own_der(aps: Aps) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from as4 import _wss
+
+    one, two = aps.sender.cert, aps.receiver.cert
+    for _ in range(2):  # the second round comes from the caches
+        assert base64.b64decode(_wss._der_base64(one)) == one.public_bytes(Encoding.DER)
+        assert base64.b64decode(_wss._der_base64(two)) == two.public_bytes(Encoding.DER)

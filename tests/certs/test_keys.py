@@ -66,3 +66,33 @@ def test_leaf_extensions_mirror_g3(pki: certs.TestPki) -> None:
     tls = pki.issue_tls("localhost", "127.0.0.1").cert
     sans = tls.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+
+
+def test_certificate_der_is_each_certificates_own(pki: certs.TestPki) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    one, two = pki.issue_ap("PBE000123").cert, pki.issue_ap("PBE000456").cert
+    for _ in range(2):  # the second round is answered from the cache
+        assert certs.certificate_der(one) == one.public_bytes(Encoding.DER)
+        assert certs.certificate_der(two) == two.public_bytes(Encoding.DER)
+    copy = x509.load_der_x509_certificate(certs.certificate_der(one))
+    assert certs.same_certificate(one, copy) and certs.same_certificate(one, one)
+    assert not certs.same_certificate(one, two)
+
+
+def test_certificate_der_cache_survives_being_full_and_reused_ids(pki: certs.TestPki) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from certs import keys
+
+    der = pki.issue_ap("PBE000789").cert.public_bytes(Encoding.DER)
+    # more short-lived objects than the cache holds: ids are reused once an object is freed, but an
+    # entry holds its certificate, so no two live certificates ever share one
+    for _ in range(keys._DER_CACHE_SIZE + 10):
+        cert = x509.load_der_x509_certificate(der)
+        assert certs.certificate_der(cert) == der
+    assert len(keys._der_by_id) <= keys._DER_CACHE_SIZE
+    other = pki.issue_ap("PBE000790").cert
+    assert certs.certificate_der(other) == other.public_bytes(Encoding.DER)
