@@ -128,8 +128,9 @@ class Accepted:
 def _summary(payload: bytes) -> ubl.DocumentSummary:
     """Number, issue date, C4 country, names and amount of a UBL business document; blanks when unknown.
 
-    The one parse of the business message on the accept path (the validator, when there is one,
-    reads the bytes on its own).
+    For an SBD whose `summary` was not read with the envelope (`ubl.parse_sbd(summarise=True)`):
+    then the one parse of the business message on the accept path (the validator, when there is
+    one, reads the bytes on its own).
     """
     try:
         return ubl.summarise(parse_xml(payload))
@@ -188,7 +189,12 @@ class Inbox:
             fatal = tuple(self.validator(streamed.content.read() if streamed is not None else sbd.payload))
         else:
             fatal = ()
-        facts = streamed.facts if streamed is not None else _summary(sbd.payload)
+        if streamed is not None:
+            facts = streamed.facts
+        elif sbd.summary is not None:  # read from the tree the receiver parsed (read_sbdh keep_envelope)
+            facts = sbd.summary
+        else:
+            facts = _summary(sbd.payload)
         with self.sessions() as session:
             conn = session.connection()
             seen = conn.execute(_SEEN, {"as4_message_id": as4_message_id}).first()
