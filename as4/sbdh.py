@@ -37,7 +37,7 @@ class SbdhInfo:
     process_id: str | None = None
     country_c1: str | None = None
     #: with `read_sbdh(keep_envelope=True)`, the whole checked envelope of an SBD small enough to be
-    #: read whole (`payload` included), so the store need not parse it again; else None
+    #: read whole (`payload` and `summary` included), so the store need not parse it again; else None
     envelope: ubl.StandardBusinessDocument | None = field(default=None, repr=False, compare=False)
 
 
@@ -111,12 +111,14 @@ def _read_with_ubl(data: bytes, keep_envelope: bool) -> SbdhInfo:
 
     Unless the envelope is kept, `with_payload=False`: every check still runs, but ubl does not
     serialise the business message, which a store keeping the SBD as received never uses and which
-    cost more than parsing for a large invoice.
+    cost more than parsing for a large invoice. A kept envelope also carries the business message's
+    summary, read from the same tree: the store that keeps it lists the document by it, and would
+    otherwise parse the invoice a second time for it.
     """
     import ubl
 
     try:
-        sbd = ubl.parse_sbd(data, with_payload=keep_envelope)
+        sbd = ubl.parse_sbd(data, with_payload=keep_envelope, summarise=keep_envelope)
     except (ubl.UblError, ValueError) as exc:  # ValueError: ubl's identifier checks on odd values
         raise _err(f"the payload is not a valid Peppol SBD: {exc}") from None
     return SbdhInfo(str(sbd.sender), str(sbd.receiver), sbd.instance_identifier, str(sbd.document_type_id),

@@ -36,6 +36,8 @@ from .identifiers import (
     ParticipantId,
     ProcessId,
 )
+from .summary import DocumentSummary
+from .summary import summarise as summarise_document
 
 __all__ = [
     "StandardBusinessDocument",
@@ -94,6 +96,10 @@ class StandardBusinessDocument:
     #: Scopes other than the Peppol ones, as (Type, InstanceIdentifier, Identifier or None).
     additional_scopes: tuple[tuple[str, str, str | None], ...] = ()
     warnings: tuple[SbdhWarning, ...] = field(default=(), compare=False)
+    #: With `parse_sbd(summarise=True)`: the business message's summary, read from the tree the
+    #: envelope was parsed into, so a receiver storing the document need not parse it a second
+    #: time (for an MLS or a binary payload, blanks, as `summarise` gives them); else None.
+    summary: DocumentSummary | None = field(default=None, repr=False, compare=False)
 
     @property
     def payload_root(self) -> tuple[str, str]:
@@ -227,22 +233,26 @@ def _partner(elements: list[etree._Element], role: str) -> ParticipantId:
         raise SbdhError(value_problem, f"{role}: {exc}") from None
 
 
-def parse_sbd(data: bytes, *, with_payload: bool = True) -> StandardBusinessDocument:
+def parse_sbd(data: bytes, *, with_payload: bool = True, summarise: bool = False) -> StandardBusinessDocument:
     """Read a Peppol SBD; raises SbdhError (and only that) on any bad input.
 
     `with_payload=False` runs every check, the business message's included (well-formed, one
     element, its namespace and name against Standard and Type), but leaves `payload` empty
     (`b""`): a receiver routing on the header has the SBD already and need not pay for
     serialising a copy of the invoice (`payload_root` and `binary_content` then have nothing to read).
+
+    `summarise=True` also fills `summary` (`ubl.summarise` of the business message) from this
+    parse's tree: one walk of a few branches, where summarising `payload` later would parse the
+    invoice again (about as much as this whole parse of a small SBD costs again).
     """
     try:
         tree = parse_xml(data)
     except XmlRejected as exc:
         raise SbdhError(P.INVALID_SBD_XML, str(exc)) from None
-    return _read_envelope(tree.getroot(), with_payload=with_payload)
+    return _read_envelope(tree.getroot(), with_payload=with_payload, summarise=summarise)
 
 
-def _read_envelope(root: etree._Element, *, with_payload: bool) -> StandardBusinessDocument:
+def _read_envelope(root: etree._Element, *, with_payload: bool, summarise: bool = False) -> StandardBusinessDocument:
     """Every check of `parse_sbd` on the parsed tree; raises SbdhError.
 
     `with_payload=False` (build_sbd checking the tree it has just built, a receiver reading the
@@ -390,6 +400,7 @@ def _read_envelope(root: etree._Element, *, with_payload: bool) -> StandardBusin
         mls_type=mls_type,
         additional_scopes=tuple(extra),
         warnings=tuple(warnings),
+        summary=summarise_document(message) if summarise else None,
     )
 
 

@@ -51,9 +51,6 @@ _TRANSACTIONS = Transaction.__table__
 
 # The hot path's statements, built once: building a statement per message (coercing each value,
 # computing its cache key) cost more CPU than running it. Values go in as bound parameters.
-_SEEN = (sa.select(_INBOUND.c.document_id, _INBOUND.c.receipt)
-         .where(_INBOUND.c.as4_message_id == sa.bindparam("as4_message_id")))
-_PUBLIC_ID = sa.select(_DOCUMENTS.c.public_id).where(_DOCUMENTS.c.id == sa.bindparam("id"))
 _RECEIVING = (
     sa.select(Organisation.__table__.c.id)
     .join(OrganisationIdentifier.__table__,
@@ -63,8 +60,24 @@ _RECEIVING = (
            Organisation.__table__.c.peppol_receive.is_(True),
            Organisation.__table__.c.status == "active")  # W1.3: only a verified organisation receives
 )
-# The same lookup on the accept path, with what the W4 ledger needs (who pays now): no extra query.
+# The receiving organisation with what the W4 ledger needs (who pays now), for the accept path below.
 _RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)
+_seen_document = _DOCUMENTS.alias("seen_document")
+_receiver = _RECEIVER.subquery("receiver")
+# The accept path's first question in one round trip: whether this AS4 MessageId was received before
+# (and then the receipt and the document it gave), and which organisation receives for the SBDH
+# receiver. Two lookups by unique key as LEFT JOINs from a one-row select, so the row is there
+# whatever is found (`seen_id` / `organisation_id` NULL when nothing is). They were two statements
+# (three for a duplicate), and a statement costs the receiver more CPU than its lookup costs the database.
+_SEEN_AND_RECEIVER = sa.select(
+    _INBOUND.c.id.label("seen_id"), _INBOUND.c.receipt, _seen_document.c.public_id.label("seen_public_id"),
+    _receiver.c.id.label("organisation_id"), _receiver.c.environment_id, _receiver.c.payer,
+).select_from(
+    sa.select(sa.literal_column("1").label("one")).subquery("one")
+    .outerjoin(_INBOUND, _INBOUND.c.as4_message_id == sa.bindparam("as4_message_id"))
+    .outerjoin(_seen_document, _seen_document.c.id == _INBOUND.c.document_id)
+    .outerjoin(_receiver, sa.true())
+)
 _d = _DOCUMENTS.c
 # Both kinds of duplicate in one statement: the same envelope again (instance identifier from the
 # same sender), or the same invoice under a new envelope (W9: not forwarded twice). Two branches of
@@ -128,8 +141,9 @@ class Accepted:
 def _summary(payload: bytes) -> ubl.DocumentSummary:
     """Number, issue date, C4 country, names and amount of a UBL business document; blanks when unknown.
 
-    The one parse of the business message on the accept path (the validator, when there is one,
-    reads the bytes on its own).
+    For an SBD whose `summary` was not read with the envelope (`ubl.parse_sbd(summarise=True)`):
+    then the one parse of the business message on the accept path (the validator, when there is
+    one, reads the bytes on its own).
     """
     try:
         return ubl.summarise(parse_xml(payload))
@@ -171,7 +185,7 @@ class Inbox:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve.
 
         This is the receiver's hot path (it runs once per message, between decryption and the
-        receipt), so it speaks SQL Core: one transaction of three lookups and four inserts
+        receipt), so it speaks SQL Core: one transaction of two lookups and four inserts
         (document, inbound message, reporting transaction, W4 ledger row), no ORM objects or
         unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
 
@@ -188,29 +202,35 @@ class Inbox:
             fatal = tuple(self.validator(streamed.content.read() if streamed is not None else sbd.payload))
         else:
             fatal = ()
-        facts = streamed.facts if streamed is not None else _summary(sbd.payload)
+        if streamed is not None:
+            facts = streamed.facts
+        elif sbd.summary is not None:  # read from the tree the receiver parsed (read_sbdh keep_envelope)
+            facts = sbd.summary
+        else:
+            facts = _summary(sbd.payload)
         with self.sessions() as session:
             conn = session.connection()
-            seen = conn.execute(_SEEN, {"as4_message_id": as4_message_id}).first()
-            if seen is not None:
-                doc_id = conn.scalar(_PUBLIC_ID, {"id": seen.document_id}) if seen.document_id else None
-                return Accepted(doc_id, duplicate=True, receipt=seen.receipt)
+            known = conn.execute(_SEEN_AND_RECEIVER, {
+                "as4_message_id": as4_message_id, "scheme": sbd.receiver.scheme, "value": sbd.receiver.value,
+            }).one()
+            if known.seen_id is not None:
+                return Accepted(known.seen_public_id, duplicate=True, receipt=known.receipt)
             if is_mls:
-                if not self._is_our_spis(sbd.receiver) and self._organisation(session, sbd.receiver) is None:
+                if not self._is_our_spis(sbd.receiver) and known.organisation_id is None:
                     raise NotServiced(str(sbd.receiver))
                 result = self._accept_mls(session, sbd, now)
                 org_doc = None
                 session.flush()
             else:
-                org = conn.execute(_RECEIVER, {"scheme": sbd.receiver.scheme, "value": sbd.receiver.value}).first()
-                if org is None:
+                if known.organisation_id is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, org.id, fatal, facts, now, streamed)
+                result, org_doc = self._accept_document(session, sbd, known.organisation_id, fatal, facts, now,
+                                                        streamed)
                 if not result.duplicate and result.document_id is not None:
                     # W4: received for this organisation, charged to its payer of this moment.
                     conn.execute(INSERT_LEDGER, ledger_row(
-                        at=now, organisation_id=org.id, organisation_environment_id=org.environment_id,
-                        payer=org.payer, direction="in", channel="peppol", document_public_id=result.document_id))
+                        at=now, organisation_id=known.organisation_id,
+                        organisation_environment_id=known.environment_id, payer=known.payer, direction="in", channel="peppol", document_public_id=result.document_id))
             conn.execute(_INSERT_INBOUND, {
                 "as4_message_id": as4_message_id, "instance_identifier": sbd.instance_identifier,
                 "sender_seat_id": sender_seat_id, "document_id": org_doc, "receipt": receipt, "received_at": now})

@@ -193,7 +193,7 @@ def _split(sbd: as4.Blob) -> tuple[ubl.StandardBusinessDocument, StreamedPayload
         split = ubl.split_sbd(sbd.chunks(), spool.write, texts=FACT_PATHS)
     except ubl.SbdStreamUnsuitable:
         spool.finish().close()
-        return ubl.parse_sbd(sbd.read()), None
+        return ubl.parse_sbd(sbd.read(), summarise=True), None
     except BaseException:
         spool.finish().close()
         raise
@@ -219,7 +219,7 @@ class InboxStore:
             elif document.sbd.size > STREAM_FROM_BYTES:
                 sbd, streamed = _split(document.sbd)
             else:
-                sbd = ubl.parse_sbd(document.sbd.read())
+                sbd = ubl.parse_sbd(document.sbd.read(), summarise=True)
         except ubl.UblError as exc:
             raise as4.As4Error(as4.EbmsError.OTHER, f"SBDH: {exc}", document.message_id) from None
         try:

@@ -149,3 +149,18 @@ def test_documents_stored_before_the_migration_keep_nulls(database_url):
         assert tuple(row) == ("OLD-1", None, None, None, None)
     finally:
         engine.dispose()
+
+
+def test_the_inbox_takes_the_summary_read_with_the_envelope(world):
+    """A summary that came with the envelope (`parse_sbd(summarise=True)`, as the AS4 receiver reads
+    it) is what the inbox stores: it does not parse the business message again for one."""
+    import dataclasses
+
+    sessions, clock, *_ = world
+    box = Inbox(sessions, clock=clock, seat_id="PXX000002")
+    sbd = ubl.parse_sbd(_envelope(invoice("SUM-5", buyer=BUYER_HERE)), summarise=True)
+    assert sbd.summary is not None and sbd.summary.number == "SUM-5"
+    told = dataclasses.replace(sbd.summary, number="SUM-5-TOLD", seller_name="Told BV")
+    box.accept(dataclasses.replace(sbd, summary=told), as4_message_id=f"{uuid.uuid4()}@t",
+               sender_seat_id="PXX000001")
+    assert summary_of(sessions, number="SUM-5-TOLD") == ("Told BV", *HELPER[1:])

@@ -157,3 +157,58 @@ def test_the_duplicate_lookup_searches_whole_indexes_not_every_received_document
         "SEARCH documents USING INDEX ix_documents_instance (instance_identifier=? AND direction=?)",
         "SEARCH documents USING INDEX sqlite_autoindex_documents_1 (organisation_id=? AND direction=? AND duplicate_key=?)",
     ], plan
+
+
+@pytest.mark.db
+def test_accepting_is_six_statements_and_a_duplicate_one(inbox):
+    """The receiver's round trips per message (each costs it more CPU than the database's work): the
+    MessageId and receiver lookup as one statement, the duplicate lookup, four inserts. A second
+    copy of the same MessageId is answered from that first statement, and still not stored again."""
+    sessions, clock, org = inbox
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 3)[:3])
+
+    engine = sessions.kw["bind"]
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = box.accept(sbd("CNT-1"), as4_message_id="cnt-1@x", sender_seat_id="PBE000001", receipt=b"<r/>")
+        assert len(statements) == 6, statements
+        statements.clear()
+        again = box.accept(sbd("CNT-1"), as4_message_id="cnt-1@x", sender_seat_id="PBE000001")
+        assert len(statements) == 1, statements
+        statements.clear()
+        with pytest.raises(NotServiced):
+            box.accept(sbd("CNT-2", receiver=BUYER_NOWHERE), as4_message_id="cnt-2@x", sender_seat_id="PBE000001")
+        assert len(statements) == 1, statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert not first.duplicate and again.duplicate
+    assert (again.document_id, again.receipt) == (first.document_id, b"<r/>")
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
+
+
+def test_the_message_id_and_receiver_lookup_searches_unique_indexes(tmp_path):
+    """The one-statement lookup of `accept` must stay two searches by unique key (and the seen
+    document by primary key), never a scan of received messages or organisations."""
+    from accesspoint.delivery.inbox import _SEEN_AND_RECEIVER
+
+    engine, _ = make_sessions(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        bound = _SEEN_AND_RECEIVER.params(as4_message_id="m", scheme="s", value="v")
+        sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    finally:
+        engine.dispose()
+    tables = ("inbound_messages", "seen_document", "organisation_identifiers", "organisations")
+    searches = sorted(step for step in plan if step.startswith(("SEARCH", "SCAN")) and step.split()[1] in tables)
+    assert searches == [
+        "SEARCH inbound_messages USING INDEX sqlite_autoindex_inbound_messages_1 (as4_message_id=?) LEFT-JOIN",
+        "SEARCH organisation_identifiers USING INDEX sqlite_autoindex_organisation_identifiers_1 (scheme=? AND value=?)",
+        "SEARCH organisations USING INTEGER PRIMARY KEY (rowid=?)",
+        "SEARCH seen_document USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN",
+    ], plan

@@ -72,6 +72,8 @@ def test_a_kept_envelope_is_ubls_whole_parse_and_only_a_small_sbd_keeps_one(monk
     assert sbdh.read_sbdh(Blob.from_bytes(data)).envelope is None
     kept = sbdh.read_sbdh(Blob.from_bytes(data), keep_envelope=True).envelope
     assert kept == ubl.parse_sbd(data) and kept.payload.startswith(b"<Invoice")
+    # with the business message's summary, read from the same tree (the store lists the document by it)
+    assert kept.summary is not None and kept.summary == ubl.summarise(ubl.parse_untrusted_xml(kept.payload).getroot())
     monkeypatch.setattr(sbdh, "_SMALL", 0)  # streamed: never held, so nothing to keep
     assert sbdh.read_sbdh(Blob.from_bytes(data), keep_envelope=True).envelope is None
 

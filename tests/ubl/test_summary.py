@@ -123,3 +123,22 @@ def test_a_name_is_read_as_written_and_cut_to_the_column(name):
            f'{escape(name)}</cbc:RegistrationName></cac:PartyLegalEntity></cac:Party></cac:AccountingCustomerParty>'
            f'</Invoice>').encode()
     assert ubl.summarise(_root(xml)).buyer_name == name.strip()[:300]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_parse_sbd_summarises_from_its_own_tree_as_a_fresh_parse_does(examples, name):
+    """`parse_sbd(summarise=True)` (the receiver's one parse) reads the summary a second parse of
+    the payload would give, on every official example; without it, `summary` stays None."""
+    content = (examples / name).read_bytes()
+    doc = ubl.parse_document(content).document
+    data = ubl.build_sbd(sender=ubl.ParticipantId.parse("0088:7300010000001"),
+                         receiver=ubl.ParticipantId.parse("0208:0123456749"), document_type_id=doc.document_type_id,
+                         process_id=ubl.BIS_BILLING_PROCESS, country_c1="SE", payload=content,
+                         creation_time=dt.datetime(2026, 12, 8, tzinfo=dt.UTC))
+    sbd = ubl.parse_sbd(data, summarise=True)
+    fresh = ubl.summarise(_root(sbd.payload))
+    assert sbd.summary == fresh == ubl.summarise(_root(content))
+    assert sbd.summary.number == EXPECTED[name][0]
+    assert ubl.parse_sbd(data).summary is None
+    # the summary is read from the tree, not from the serialised payload: it needs none
+    assert ubl.parse_sbd(data, with_payload=False, summarise=True).summary == fresh
