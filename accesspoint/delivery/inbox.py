@@ -230,7 +230,8 @@ class Inbox:
                     # W4: received for this organisation, charged to its payer of this moment.
                     conn.execute(INSERT_LEDGER, ledger_row(
                         at=now, organisation_id=known.organisation_id,
-                        organisation_environment_id=known.environment_id, payer=known.payer, direction="in", channel="peppol", document_public_id=result.document_id))
+                        organisation_environment_id=known.environment_id, payer=known.payer, direction="in",
+                        channel="peppol", document_public_id=result.document_id))
             conn.execute(_INSERT_INBOUND, {
                 "as4_message_id": as4_message_id, "instance_identifier": sbd.instance_identifier,
                 "sender_seat_id": sender_seat_id, "document_id": org_doc, "receipt": receipt, "received_at": now})
