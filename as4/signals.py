@@ -21,6 +21,7 @@ from as4 import _envelope, _wss
 from as4.ebms import ErrorItem, ErrorSignal, NrReference, Receipt, SignalMessage
 from as4.errors import As4Error, EbmsError, InvalidReceipt, PeerRejected
 from as4.message import InboundMessage, OutboundMessage, new_message_id, parse_message
+from certs import CertError
 from certs.keys import same_certificate
 
 __all__ = ["SignalResponse", "VerifiedReceipt", "build_receipt", "build_error_signal", "verify_receipt",
@@ -137,8 +138,6 @@ def verify_receipt(
     if receiver_cert is not None and not same_certificate(sig.certificate, receiver_cert):
         raise InvalidReceipt("receipt is not signed by the receiver's certificate", sent.message_id)
     if verify_signer is not None:
-        from certs import CertError
-
         try:
             verify_signer(sig.certificate, at)
         except (CertError, ValueError) as exc:
