@@ -28,7 +28,7 @@ from as4.message import InboundMessage, OutboundMessage, build_user_message, new
 from as4.mime import split_message_headers
 from as4.receiver import Handled, Receiver
 from as4.sbdh import SbdhInfo, read_sbdh
-from as4.service import create_app
+from as4.service import create_app, inbound_endpoint
 from as4.signals import SignalResponse, VerifiedReceipt, build_error_signal, build_receipt, verify_receipt, \
     verify_signal
 from as4.store import DirectoryStore, MessageStore, Stored
@@ -76,6 +76,7 @@ __all__ = [
     "build_receipt",
     "build_user_message",
     "create_app",
+    "inbound_endpoint",
     "make_client",
     "new_message_id",
     "open_user_message",

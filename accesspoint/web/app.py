@@ -30,11 +30,18 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok" if ok else "unhealthy", **detail}, status_code=200 if ok else 503)
 
 
+#: Modules whose routes are tried first. Starlette tries routes in order, a regular expression
+#: each; every AS4 message came after some fifty page and API routes (accounts, activation,
+#: api_documents sort before as4), and the message endpoint is the node's hot path.
+FIRST = ("as4",)
+
+
 def collect_routes(node: Node) -> list[BaseRoute]:
     from accesspoint import web
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
-    for info in sorted(pkgutil.iter_modules(web.__path__), key=lambda m: m.name):
+    modules = sorted(pkgutil.iter_modules(web.__path__), key=lambda m: (m.name not in FIRST, m.name))
+    for info in modules:
         if info.name.startswith("_") or info.name == "app":
             continue
         module = importlib.import_module(f"{web.__name__}.{info.name}")

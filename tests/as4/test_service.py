@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx2
 import pytest
@@ -206,3 +207,35 @@ def test_oversized_body_is_refused(aps, now, tmp_path, limit):
 
     resp = run(go())
     assert as4.parse_message(resp.headers["content-type"], resp.content).message.error.errors[0].code == "EBMS:0007"
+
+
+def test_receives_while_the_loops_default_executor_is_full(aps, now, tmp_path):
+    """The endpoint works in threads of its own: a node's delivery workers may fill the event
+    loop's default executor (`asyncio.to_thread`), and a message must not wait behind them."""
+    store = as4.DirectoryStore(tmp_path)
+    threads: list[str] = []
+
+    class Recording:
+        def store(self, document, response):
+            threads.append(threading.current_thread().name)
+            return store.store(document, response)
+
+    app = as4.create_app(receiver(aps), Recording())
+    out = message(aps, now)
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        release = threading.Event()
+        # min(32, cores + 4) threads by default: this many blockers hold every one of them.
+        blockers = [loop.run_in_executor(None, release.wait) for _ in range(64)]
+        try:
+            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as client:
+                return await asyncio.wait_for(
+                    as4.send_message(client, URL, out, receiver_cert=aps.receiver.cert, sleep=no_sleep), 60)
+        finally:
+            release.set()
+            await asyncio.gather(*blockers)
+
+    result = run(go())
+    assert result.outcome is as4.Outcome.DELIVERED
+    assert threads and all(name.startswith("as4-receive") for name in threads)
