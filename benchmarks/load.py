@@ -45,7 +45,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -55,6 +57,8 @@ sys.path.insert(0, str(REPO))
 import as4  # noqa: E402
 import certs  # noqa: E402
 from tests.crash.harness import SENDER_SEAT, Database, ReceiverNode, SendingAp  # noqa: E402
+
+_T = TypeVar("_T")
 
 
 def process_tree_cpu(pid: int) -> float | None:
@@ -137,6 +141,17 @@ async def drive(node: ReceiverNode, sender: SendingAp, pool: list[as4.OutboundMe
     return latencies, errors, receipts, time.monotonic() - started, ran_out
 
 
+def run_loop(main: Coroutine[Any, Any, _T]) -> _T:
+    """`main` on the event loop a node's own sender runs on: uvloop where installed, as `serve`'s
+    uvicorn picks it (loop="auto"), so the sender's figure is the node's and not asyncio's
+    pure-Python selector loop's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def run(senders: int, seconds: float, pool_size: int, database_url: str | None, *,
         live: bool = False, workers: int | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="peppol-load-") as tmp:
@@ -154,7 +169,7 @@ def run(senders: int, seconds: float, pool_size: int, database_url: str | None, 
             node.start()
             processes = node.wait_for_workers()
             receiver_cpu, sender_cpu = process_tree_cpu(node.proc.pid), time.process_time()
-            latencies, errors, receipts, elapsed, ran_out = asyncio.run(drive(node, sender, pool, senders, seconds, live=live))
+            latencies, errors, receipts, elapsed, ran_out = run_loop(drive(node, sender, pool, senders, seconds, live=live))
             sender_cpu = time.process_time() - sender_cpu
             after = process_tree_cpu(node.proc.pid)
             receiver_cpu = after - receiver_cpu if after is not None and receiver_cpu is not None else None
