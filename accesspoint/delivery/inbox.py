@@ -96,9 +96,12 @@ _INSERT_DOCUMENT = _DOCUMENTS.insert()
 # A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
 # psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
 # per statement, in the same transaction.
-_INSERT_CHUNK = DocumentChunk.__table__.insert()
-_INSERT_INBOUND = _INBOUND.insert()
-_INSERT_TRANSACTION = _TRANSACTIONS.insert()
+_INSERT_CHUNK = DocumentChunk.__table__.insert().inline()
+# `inline()`: no `RETURNING id` on PostgreSQL, which SQLAlchemy adds to a single-row insert for
+# `inserted_primary_key` and which nothing reads for these rows (only the document's id is used):
+# the returned row cost the receiver a result set to set up per insert.
+_INSERT_INBOUND = _INBOUND.insert().inline()
+_INSERT_TRANSACTION = _TRANSACTIONS.insert().inline()
 #: What `_summary` reads, as paths for `ubl.split_sbd` (which reads a large document streaming).
 FACT_PATHS = ubl.SUMMARY_PATHS
 
