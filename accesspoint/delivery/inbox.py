@@ -64,34 +64,37 @@ _RECEIVING = (
 _RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)
 _seen_document = _DOCUMENTS.alias("seen_document")
 _receiver = _RECEIVER.subquery("receiver")
-# The accept path's first question in one round trip: whether this AS4 MessageId was received before
-# (and then the receipt and the document it gave), and which organisation receives for the SBDH
-# receiver. Two lookups by unique key as LEFT JOINs from a one-row select, so the row is there
-# whatever is found (`seen_id` / `organisation_id` NULL when nothing is). They were two statements
-# (three for a duplicate), and a statement costs the receiver more CPU than its lookup costs the database.
-_SEEN_AND_RECEIVER = sa.select(
+_same_envelope = _DOCUMENTS.alias("same_envelope")
+_same_invoice = _DOCUMENTS.alias("same_invoice")
+# The accept path's one question before it writes, in one round trip: whether this AS4 MessageId
+# was received before (and then the receipt and the document it gave), which organisation receives
+# for the SBDH receiver, and both kinds of duplicate: the same envelope again (instance identifier
+# from the same sender), or the same invoice under a new envelope (W9: not forwarded twice).
+# Lookups by key as LEFT JOINs from a one-row select, so the row is there whatever is found (a
+# column is NULL when its lookup finds nothing). They were three statements (the duplicates a
+# UNION ALL of their own), and a statement costs the receiver more CPU than its lookup costs the
+# database. Each duplicate join is an equality on a whole index (ix_documents_instance, and
+# uq_document_duplicate through the receiver's id), never `direction = 'in' AND (... OR ...)`,
+# under which SQLite searched on direction alone and read every received document per message.
+# LIMIT 1: the same envelope is not unique in the schema (two copies racing under different
+# MessageIds); any one of them answers.
+_KNOWN = sa.select(
     _INBOUND.c.id.label("seen_id"), _INBOUND.c.receipt, _seen_document.c.public_id.label("seen_public_id"),
     _receiver.c.id.label("organisation_id"), _receiver.c.environment_id, _receiver.c.payer,
+    _same_envelope.c.id.label("same_envelope_id"), _same_envelope.c.public_id.label("same_envelope_public_id"),
+    _same_invoice.c.id.label("same_invoice_id"), _same_invoice.c.public_id.label("same_invoice_public_id"),
 ).select_from(
     sa.select(sa.literal_column("1").label("one")).subquery("one")
     .outerjoin(_INBOUND, _INBOUND.c.as4_message_id == sa.bindparam("as4_message_id"))
     .outerjoin(_seen_document, _seen_document.c.id == _INBOUND.c.document_id)
     .outerjoin(_receiver, sa.true())
-)
-_d = _DOCUMENTS.c
-# Both kinds of duplicate in one statement: the same envelope again (instance identifier from the
-# same sender), or the same invoice under a new envelope (W9: not forwarded twice). Two branches of
-# a UNION ALL, not one OR: each branch is an equality on a whole index (ix_documents_instance, and
-# uq_document_duplicate), while under `direction = 'in' AND (... OR ...)` SQLite searches on
-# direction alone, which reads every received document on every message received.
-_DUPLICATES = sa.union_all(
-    sa.select(_d.id, _d.public_id, sa.literal(True).label("same_envelope"))
-    .where(_d.direction == "in", _d.instance_identifier == sa.bindparam("instance_identifier"),
-           _d.sender_id == sa.bindparam("sender_id")),
-    sa.select(_d.id, _d.public_id, sa.literal(False).label("same_envelope"))
-    .where(_d.organisation_id == sa.bindparam("organisation_id"), _d.direction == "in",
-           _d.duplicate_key == sa.bindparam("duplicate_key")),
-)
+    .outerjoin(_same_envelope, sa.and_(_same_envelope.c.instance_identifier == sa.bindparam("instance_identifier"),
+                                       _same_envelope.c.direction == "in",
+                                       _same_envelope.c.sender_id == sa.bindparam("sender_id")))
+    .outerjoin(_same_invoice, sa.and_(_same_invoice.c.organisation_id == _receiver.c.id,
+                                      _same_invoice.c.direction == "in",
+                                      _same_invoice.c.duplicate_key == sa.bindparam("duplicate_key")))
+).limit(1)
 _INSERT_DOCUMENT = _DOCUMENTS.insert()
 # A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
 # psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
@@ -154,6 +157,16 @@ def _summary(payload: bytes) -> ubl.DocumentSummary:
         return ubl.DocumentSummary()
 
 
+def _duplicate_key(sbd: ubl.StandardBusinessDocument, facts: ubl.DocumentSummary) -> str:
+    """Same supplier, type, number and issue date is the same document (product.md §2), whatever
+    its envelope; without a number, only the same envelope is."""
+    key_source = (
+        "\x1f".join((str(sbd.sender), sbd.type, facts.number, facts.issue_date)) if facts.number
+        else sbd.instance_identifier
+    )
+    return hashlib.sha256(key_source.encode()).hexdigest()
+
+
 class Inbox:
     def __init__(self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime], seat_id: str,
                  validator: Callable[[bytes], Sequence[str]] | None = None) -> None:
@@ -188,7 +201,7 @@ class Inbox:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve.
 
         This is the receiver's hot path (it runs once per message, between decryption and the
-        receipt), so it speaks SQL Core: one transaction of two lookups and four inserts
+        receipt), so it speaks SQL Core: one transaction of one lookup (`_KNOWN`) and four inserts
         (document, inbound message, reporting transaction, W4 ledger row), no ORM objects or
         unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
 
@@ -211,10 +224,13 @@ class Inbox:
             facts = sbd.summary
         else:
             facts = _summary(sbd.payload)
+        duplicate_key = _duplicate_key(sbd, facts)
         with self.sessions() as session:
             conn = session.connection()
-            known = conn.execute(_SEEN_AND_RECEIVER, {
+            known = conn.execute(_KNOWN, {
                 "as4_message_id": as4_message_id, "scheme": sbd.receiver.scheme, "value": sbd.receiver.value,
+                "instance_identifier": sbd.instance_identifier, "sender_id": str(sbd.sender),
+                "duplicate_key": duplicate_key,
             }).one()
             if known.seen_id is not None:
                 return Accepted(known.seen_public_id, duplicate=True, receipt=known.receipt)
@@ -227,8 +243,13 @@ class Inbox:
             else:
                 if known.organisation_id is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, known.organisation_id, fatal, facts, now,
-                                                        streamed)
+                if known.same_envelope_id is not None:  # the same envelope first: it is this very message
+                    result, org_doc = Accepted(known.same_envelope_public_id, duplicate=True), known.same_envelope_id
+                elif known.same_invoice_id is not None:
+                    result, org_doc = Accepted(known.same_invoice_public_id, duplicate=True), known.same_invoice_id
+                else:
+                    result, org_doc = self._accept_document(session, sbd, known.organisation_id, fatal, facts,
+                                                            duplicate_key, now, streamed)
                 if not result.duplicate and result.document_id is not None:
                     # W4: received for this organisation, charged to its payer of this moment.
                     conn.execute(INSERT_LEDGER, ledger_row(
@@ -261,18 +282,11 @@ class Inbox:
 
     # -- business documents -----------------------------------------------------------------------
     def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int,
-                         fatal: Sequence[str], facts: ubl.DocumentSummary, now: datetime,
+                         fatal: Sequence[str], facts: ubl.DocumentSummary, duplicate_key: str, now: datetime,
                          streamed: StreamedPayload | None = None) -> tuple[Accepted, int | None]:
+        """Store a new business document (not a duplicate: `_KNOWN` found none), or queue its rejection."""
         conn = session.connection()
         number, date = facts.number, facts.issue_date
-        key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
-        duplicate_key = hashlib.sha256(key_source.encode()).hexdigest()
-        rows = conn.execute(_DUPLICATES, {
-            "instance_identifier": sbd.instance_identifier, "sender_id": str(sbd.sender),
-            "organisation_id": org, "duplicate_key": duplicate_key}).all()
-        if rows:
-            first = max(rows, key=lambda r: bool(r.same_envelope))
-            return Accepted(first.public_id, duplicate=True), first.id
         if fatal:
             self._queue_mls(session, sbd, org, mls.ResponseCode.REJECTED, now, fatal)
             return Accepted(None, duplicate=False), None

@@ -118,7 +118,7 @@ def test_on_postgresql_accepting_reads_no_more_documents_as_the_inbox_grows(data
     about n/2 index rows per accept for an inbox of n. Counted by PostgreSQL itself, so load-independent.
     """
     if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's statistics views; the SQLite plan is asserted in the next test")
+        pytest.skip("PostgreSQL's statistics views; the SQLite plan is asserted in the next tests")
     sessions, clock, _ = inbox
     box = Inbox(sessions, clock=clock, seat_id="PXX000002")
     count = 60  # well past psycopg's prepare threshold (5) and PostgreSQL's five custom plans
@@ -135,35 +135,11 @@ def test_on_postgresql_accepting_reads_no_more_documents_as_the_inbox_grows(data
     assert sum(read.values()) <= 2 * count, read  # a constant few per accept, not the inbox
 
 
-def test_the_duplicate_lookup_searches_whole_indexes_not_every_received_document(tmp_path):
-    """Each accept looks for duplicates; a lookup keyed on `direction` alone reads every received document.
-
-    Written as `direction = 'in' AND (same envelope OR same invoice)`, SQLite searched
-    ix_documents_instance on direction only, so a node's receive cost grew with its inbox. The
-    plan must use an equality on a whole index for each kind of duplicate.
-    """
-    from accesspoint.delivery.inbox import _DUPLICATES
-
-    engine, _ = make_sessions(f"sqlite:///{tmp_path / 'plan.db'}")
-    try:
-        bound = _DUPLICATES.params(instance_identifier="i", sender_id="s", organisation_id=1, duplicate_key="k")
-        sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
-        with engine.connect() as conn:
-            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
-    finally:
-        engine.dispose()
-    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-    assert searches == [
-        "SEARCH documents USING INDEX ix_documents_instance (instance_identifier=? AND direction=?)",
-        "SEARCH documents USING INDEX sqlite_autoindex_documents_1 (organisation_id=? AND direction=? AND duplicate_key=?)",
-    ], plan
-
-
 @pytest.mark.db
-def test_accepting_is_six_statements_and_a_duplicate_one(inbox):
+def test_accepting_is_five_statements_and_a_duplicate_one(inbox):
     """The receiver's round trips per message (each costs it more CPU than the database's work): the
-    MessageId and receiver lookup as one statement, the duplicate lookup, four inserts. A second
-    copy of the same MessageId is answered from that first statement, and still not stored again."""
+    MessageId, receiver and duplicate lookups as one statement, four inserts. A second copy of the
+    same MessageId is answered from that first statement, and still not stored again."""
     sessions, clock, org = inbox
     box = Inbox(sessions, clock=clock, seat_id="PBE000002")
     statements: list[str] = []
@@ -175,7 +151,7 @@ def test_accepting_is_six_statements_and_a_duplicate_one(inbox):
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
         first = box.accept(sbd("CNT-1"), as4_message_id="cnt-1@x", sender_seat_id="PBE000001", receipt=b"<r/>")
-        assert len(statements) == 6, statements
+        assert len(statements) == 5, statements
         statements.clear()
         again = box.accept(sbd("CNT-1"), as4_message_id="cnt-1@x", sender_seat_id="PBE000001")
         assert len(statements) == 1, statements
@@ -191,24 +167,32 @@ def test_accepting_is_six_statements_and_a_duplicate_one(inbox):
         assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
 
 
-def test_the_message_id_and_receiver_lookup_searches_unique_indexes(tmp_path):
-    """The one-statement lookup of `accept` must stay two searches by unique key (and the seen
-    document by primary key), never a scan of received messages or organisations."""
-    from accesspoint.delivery.inbox import _SEEN_AND_RECEIVER
+def test_the_lookup_before_writing_searches_whole_indexes_not_every_received_document(tmp_path):
+    """The one lookup of `accept` must stay searches by key: the MessageId and the receiver by
+    unique key (the seen document by primary key), never a scan of received messages or
+    organisations; and each kind of duplicate by an equality on a whole index. Written as
+    `direction = 'in' AND (same envelope OR same invoice)`, SQLite searched ix_documents_instance
+    on direction only, so a node's receive cost grew with its inbox."""
+    from accesspoint.delivery.inbox import _KNOWN
 
     engine, _ = make_sessions(f"sqlite:///{tmp_path / 'plan.db'}")
     try:
-        bound = _SEEN_AND_RECEIVER.params(as4_message_id="m", scheme="s", value="v")
+        bound = _KNOWN.params(as4_message_id="m", scheme="s", value="v", instance_identifier="i", sender_id="s",
+                              duplicate_key="k")
         sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
         with engine.connect() as conn:
             plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
     finally:
         engine.dispose()
-    tables = ("inbound_messages", "seen_document", "organisation_identifiers", "organisations")
+    tables = ("inbound_messages", "seen_document", "organisation_identifiers", "organisations", "same_envelope",
+              "same_invoice")
     searches = sorted(step for step in plan if step.startswith(("SEARCH", "SCAN")) and step.split()[1] in tables)
     assert searches == [
         "SEARCH inbound_messages USING INDEX sqlite_autoindex_inbound_messages_1 (as4_message_id=?) LEFT-JOIN",
         "SEARCH organisation_identifiers USING INDEX sqlite_autoindex_organisation_identifiers_1 (scheme=? AND value=?)",
         "SEARCH organisations USING INTEGER PRIMARY KEY (rowid=?)",
+        "SEARCH same_envelope USING INDEX ix_documents_instance (instance_identifier=? AND direction=?) LEFT-JOIN",
+        "SEARCH same_invoice USING INDEX sqlite_autoindex_documents_1"
+        " (organisation_id=? AND direction=? AND duplicate_key=?) LEFT-JOIN",
         "SEARCH seen_document USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN",
     ], plan
