@@ -100,10 +100,10 @@ _INSERT_DOCUMENT = _DOCUMENTS.insert()
 # A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
 # psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
 # per statement, in the same transaction.
-_INSERT_CHUNK = DocumentChunk.__table__.insert().inline()
 # `inline()`: no `RETURNING id` on PostgreSQL, which SQLAlchemy adds to a single-row insert for
 # `inserted_primary_key` and which nothing reads for these rows (only the document's id is used):
 # the returned row cost the receiver a result set to set up per insert.
+_INSERT_CHUNK = DocumentChunk.__table__.insert().inline()
 _INSERT_INBOUND = _INBOUND.insert().inline()
 _INSERT_TRANSACTION = _TRANSACTIONS.insert().inline()
 
@@ -230,7 +230,8 @@ class Inbox:
         This is the receiver's hot path (it runs once per message, between decryption and the
         receipt), so it speaks SQL Core: one transaction of one lookup (`_KNOWN`) and four inserts
         (document, inbound message, reporting transaction, W4 ledger row; one statement on
-        PostgreSQL, `_insert`), no ORM objects or unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
+        PostgreSQL, `_insert`), no ORM objects or unit of work. The rare branches (MLS in, MLS
+        queued out) use the ORM.
 
         `streamed`: the business message of a large SBD (then `sbd.payload` is not used), stored
         from its chunks so the receiver never holds it; an MLS is never streamed.

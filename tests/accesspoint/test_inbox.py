@@ -227,8 +227,8 @@ def test_a_new_document_is_the_same_four_rows_on_every_database(inbox):
         "organisation_id": org, "direction": "in", "connection": "peppol_purchase", "sender_id": str(doc.sender),
         "receiver_id": str(doc.receiver), "document_type_id": str(doc.document_type_id),
         "process_id": str(doc.process_id), "instance_identifier": "inst-rows-1", "number": "ROWS-1",
-        "issue_date": stored["issue_date"], "country_c1": "NL", "buyer_email": None, "seller_name": stored["seller_name"],
-        "buyer_name": stored["buyer_name"], "payable_amount": stored["payable_amount"], "currency": "EUR",
+        "issue_date": stored["issue_date"], "country_c1": "NL", "buyer_email": None,
+        "seller_name": stored["seller_name"], "buyer_name": stored["buyer_name"], "payable_amount": stored["payable_amount"], "currency": "EUR",
         "content": doc.payload, "pdf": None, "business_status": None}
     assert stored["issue_date"] and stored["seller_name"] and stored["buyer_name"] and stored["payable_amount"]
     assert len(stored["duplicate_key"]) == 64
