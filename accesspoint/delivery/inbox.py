@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import ubl
 from accesspoint import mls
 from accesspoint.db.tables.documents import Document, DocumentChunk, InboundMessage, OutboxEntry, Transaction
+from accesspoint.db.tables.ledger import LedgerEntry
 from accesspoint.db.tables.organisations import Organisation, OrganisationIdentifier
 
 from ._xml import XmlRejected, parse_xml
@@ -64,41 +65,73 @@ _RECEIVING = (
 _RECEIVER = _RECEIVING.add_columns(Organisation.__table__.c.environment_id, Organisation.__table__.c.payer)
 _seen_document = _DOCUMENTS.alias("seen_document")
 _receiver = _RECEIVER.subquery("receiver")
-# The accept path's first question in one round trip: whether this AS4 MessageId was received before
-# (and then the receipt and the document it gave), and which organisation receives for the SBDH
-# receiver. Two lookups by unique key as LEFT JOINs from a one-row select, so the row is there
-# whatever is found (`seen_id` / `organisation_id` NULL when nothing is). They were two statements
-# (three for a duplicate), and a statement costs the receiver more CPU than its lookup costs the database.
-_SEEN_AND_RECEIVER = sa.select(
+_same_envelope = _DOCUMENTS.alias("same_envelope")
+_same_invoice = _DOCUMENTS.alias("same_invoice")
+# The accept path's one question before it writes, in one round trip: whether this AS4 MessageId
+# was received before (and then the receipt and the document it gave), which organisation receives
+# for the SBDH receiver, and both kinds of duplicate: the same envelope again (instance identifier
+# from the same sender), or the same invoice under a new envelope (W9: not forwarded twice).
+# Lookups by key as LEFT JOINs from a one-row select, so the row is there whatever is found (a
+# column is NULL when its lookup finds nothing). They were three statements (the duplicates a
+# UNION ALL of their own), and a statement costs the receiver more CPU than its lookup costs the
+# database. Each duplicate join is an equality on a whole index (ix_documents_instance, and
+# uq_document_duplicate through the receiver's id), never `direction = 'in' AND (... OR ...)`,
+# under which SQLite searched on direction alone and read every received document per message.
+# LIMIT 1: the same envelope is not unique in the schema (two copies racing under different
+# MessageIds); any one of them answers.
+_KNOWN = sa.select(
     _INBOUND.c.id.label("seen_id"), _INBOUND.c.receipt, _seen_document.c.public_id.label("seen_public_id"),
     _receiver.c.id.label("organisation_id"), _receiver.c.environment_id, _receiver.c.payer,
+    _same_envelope.c.id.label("same_envelope_id"), _same_envelope.c.public_id.label("same_envelope_public_id"),
+    _same_invoice.c.id.label("same_invoice_id"), _same_invoice.c.public_id.label("same_invoice_public_id"),
 ).select_from(
     sa.select(sa.literal_column("1").label("one")).subquery("one")
     .outerjoin(_INBOUND, _INBOUND.c.as4_message_id == sa.bindparam("as4_message_id"))
     .outerjoin(_seen_document, _seen_document.c.id == _INBOUND.c.document_id)
     .outerjoin(_receiver, sa.true())
-)
-_d = _DOCUMENTS.c
-# Both kinds of duplicate in one statement: the same envelope again (instance identifier from the
-# same sender), or the same invoice under a new envelope (W9: not forwarded twice). Two branches of
-# a UNION ALL, not one OR: each branch is an equality on a whole index (ix_documents_instance, and
-# uq_document_duplicate), while under `direction = 'in' AND (... OR ...)` SQLite searches on
-# direction alone, which reads every received document on every message received.
-_DUPLICATES = sa.union_all(
-    sa.select(_d.id, _d.public_id, sa.literal(True).label("same_envelope"))
-    .where(_d.direction == "in", _d.instance_identifier == sa.bindparam("instance_identifier"),
-           _d.sender_id == sa.bindparam("sender_id")),
-    sa.select(_d.id, _d.public_id, sa.literal(False).label("same_envelope"))
-    .where(_d.organisation_id == sa.bindparam("organisation_id"), _d.direction == "in",
-           _d.duplicate_key == sa.bindparam("duplicate_key")),
-)
+    .outerjoin(_same_envelope, sa.and_(_same_envelope.c.instance_identifier == sa.bindparam("instance_identifier"),
+                                       _same_envelope.c.direction == "in",
+                                       _same_envelope.c.sender_id == sa.bindparam("sender_id")))
+    .outerjoin(_same_invoice, sa.and_(_same_invoice.c.organisation_id == _receiver.c.id,
+                                      _same_invoice.c.direction == "in",
+                                      _same_invoice.c.duplicate_key == sa.bindparam("duplicate_key")))
+).limit(1)
 _INSERT_DOCUMENT = _DOCUMENTS.insert()
 # A large business message is not one bound parameter (the driver would hold it, SQLite copies it,
 # psycopg escapes it): its row gets empty content and the bytes go into document_chunks, a chunk
 # per statement, in the same transaction.
-_INSERT_CHUNK = DocumentChunk.__table__.insert()
-_INSERT_INBOUND = _INBOUND.insert()
-_INSERT_TRANSACTION = _TRANSACTIONS.insert()
+# `inline()`: no `RETURNING id` on PostgreSQL, which SQLAlchemy adds to a single-row insert for
+# `inserted_primary_key` and which nothing reads for these rows (only the document's id is used):
+# the returned row cost the receiver a result set to set up per insert.
+_INSERT_CHUNK = DocumentChunk.__table__.insert().inline()
+_INSERT_INBOUND = _INBOUND.insert().inline()
+_INSERT_TRANSACTION = _TRANSACTIONS.insert().inline()
+
+
+def _every_column(table: sa.Table, prefix: str) -> dict[sa.Column[object], sa.BindParameter[object]]:
+    """A bind parameter `prefix + name` for each column but the primary key: a column added later
+    fails the statement loudly (a missing parameter) rather than being left to a default."""
+    return {c: sa.bindparam(prefix + c.name, type_=c.type) for c in table.c if not c.primary_key}
+
+
+_new_document = (_DOCUMENTS.insert().values(_every_column(_DOCUMENTS, "document_"))
+                 .returning(_DOCUMENTS.c.id).cte("new_document"))
+_inbound_columns = [c for c in _INBOUND.c if not c.primary_key]
+# PostgreSQL only: the four inserts of a new document in one statement (data-modifying CTEs), the
+# inbound message taking the new document's id from its CTE. Four statements were four round trips
+# and four of SQLAlchemy's per-statement set-ups, which cost the receiver more CPU than the rows.
+# Foreign keys are checked at the end of the statement, so the inbound row may reference the
+# document inserted beside it. SQLite has no INSERT in WITH: it runs the four statements, which
+# `test_inbox` checks store the same rows.
+_STORE_NEW_DOCUMENT = (
+    _INBOUND.insert()
+    .from_select(_inbound_columns, sa.select(*(
+        _new_document.c.id if c is _INBOUND.c.document_id else sa.bindparam("inbound_" + c.name, type_=c.type)
+        for c in _inbound_columns)))
+    .add_cte(LedgerEntry.__table__.insert().values(_every_column(LedgerEntry.__table__, "ledger_"))
+             .cte("new_ledger_row"))
+    .add_cte(_TRANSACTIONS.insert().values(_every_column(_TRANSACTIONS, "transaction_")).cte("new_transaction"))
+)
 #: What `_summary` reads, as paths for `ubl.split_sbd` (which reads a large document streaming).
 FACT_PATHS = ubl.SUMMARY_PATHS
 
@@ -151,6 +184,16 @@ def _summary(payload: bytes) -> ubl.DocumentSummary:
         return ubl.DocumentSummary()
 
 
+def _duplicate_key(sbd: ubl.StandardBusinessDocument, facts: ubl.DocumentSummary) -> str:
+    """Same supplier, type, number and issue date is the same document (product.md §2), whatever
+    its envelope; without a number, only the same envelope is."""
+    key_source = (
+        "\x1f".join((str(sbd.sender), sbd.type, facts.number, facts.issue_date)) if facts.number
+        else sbd.instance_identifier
+    )
+    return hashlib.sha256(key_source.encode()).hexdigest()
+
+
 class Inbox:
     def __init__(self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime], seat_id: str,
                  validator: Callable[[bytes], Sequence[str]] | None = None) -> None:
@@ -185,9 +228,10 @@ class Inbox:
         """Store one received message durably. Raises `NotServiced` for a receiver we do not serve.
 
         This is the receiver's hot path (it runs once per message, between decryption and the
-        receipt), so it speaks SQL Core: one transaction of two lookups and four inserts
-        (document, inbound message, reporting transaction, W4 ledger row), no ORM objects or
-        unit of work. The rare branches (MLS in, MLS queued out) use the ORM.
+        receipt), so it speaks SQL Core: one transaction of one lookup (`_KNOWN`) and four inserts
+        (document, inbound message, reporting transaction, W4 ledger row; one statement on
+        PostgreSQL, `_insert`), no ORM objects or unit of work. The rare branches (MLS in, MLS
+        queued out) use the ORM.
 
         `streamed`: the business message of a large SBD (then `sbd.payload` is not used), stored
         from its chunks so the receiver never holds it; an MLS is never streamed.
@@ -208,13 +252,18 @@ class Inbox:
             facts = sbd.summary
         else:
             facts = _summary(sbd.payload)
+        duplicate_key = _duplicate_key(sbd, facts)
         with self.sessions() as session:
             conn = session.connection()
-            known = conn.execute(_SEEN_AND_RECEIVER, {
+            known = conn.execute(_KNOWN, {
                 "as4_message_id": as4_message_id, "scheme": sbd.receiver.scheme, "value": sbd.receiver.value,
+                "instance_identifier": sbd.instance_identifier, "sender_id": str(sbd.sender),
+                "duplicate_key": duplicate_key,
             }).one()
             if known.seen_id is not None:
                 return Accepted(known.seen_public_id, duplicate=True, receipt=known.receipt)
+            new_document: dict[str, object] | None = None  # a new document's row, not yet inserted
+            ledger: dict[str, object] | None = None
             if is_mls:
                 if not self._is_our_spis(sbd.receiver) and known.organisation_id is None:
                     raise NotServiced(str(sbd.receiver))
@@ -224,26 +273,31 @@ class Inbox:
             else:
                 if known.organisation_id is None:
                     raise NotServiced(str(sbd.receiver))
-                result, org_doc = self._accept_document(session, sbd, known.organisation_id, fatal, facts, now,
-                                                        streamed)
+                if known.same_envelope_id is not None:  # the same envelope first: it is this very message
+                    result, org_doc = Accepted(known.same_envelope_public_id, duplicate=True), known.same_envelope_id
+                elif known.same_invoice_id is not None:
+                    result, org_doc = Accepted(known.same_invoice_public_id, duplicate=True), known.same_invoice_id
+                else:
+                    result, org_doc, new_document = self._accept_document(
+                        session, sbd, known.organisation_id, fatal, facts, duplicate_key, now, streamed)
                 if not result.duplicate and result.document_id is not None:
                     # W4: received for this organisation, charged to its payer of this moment.
-                    conn.execute(INSERT_LEDGER, ledger_row(
+                    ledger = ledger_row(
                         at=now, organisation_id=known.organisation_id,
                         organisation_environment_id=known.environment_id, payer=known.payer, direction="in",
-                        channel="peppol", document_public_id=result.document_id))
-            conn.execute(_INSERT_INBOUND, {
+                        channel="peppol", document_public_id=result.document_id)
+            inbound = {
                 "as4_message_id": as4_message_id, "instance_identifier": sbd.instance_identifier,
-                "sender_seat_id": sender_seat_id, "document_id": org_doc, "receipt": receipt, "received_at": now})
-            if not result.duplicate:
-                conn.execute(_INSERT_TRANSACTION, {
-                    "at": now, "direction": "in", "kind": "mls" if is_mls else "business",
-                    "other_seat_id": sender_seat_id, "document_type_id": str(sbd.document_type_id),
-                    "process_id": str(sbd.process_id), "transport_profile": AS4_TRANSPORT_PROFILE,
-                    "end_user_id": str(sbd.receiver), "c1_country": sbd.country_c1,
-                    "c4_country": facts.buyer_country or "ZZ",
-                    "instance_identifier": sbd.instance_identifier,
-                })
+                "sender_seat_id": sender_seat_id, "document_id": org_doc, "receipt": receipt, "received_at": now}
+            transaction = None if result.duplicate else {
+                "at": now, "direction": "in", "kind": "mls" if is_mls else "business",
+                "other_seat_id": sender_seat_id, "document_type_id": str(sbd.document_type_id),
+                "process_id": str(sbd.process_id), "transport_profile": AS4_TRANSPORT_PROFILE,
+                "end_user_id": str(sbd.receiver), "c1_country": sbd.country_c1,
+                "c4_country": facts.buyer_country or "ZZ",
+                "instance_identifier": sbd.instance_identifier,
+            }
+            _insert(conn, new_document, ledger, inbound, transaction)
             try:
                 session.commit()
             except sa.exc.IntegrityError:
@@ -258,21 +312,19 @@ class Inbox:
 
     # -- business documents -----------------------------------------------------------------------
     def _accept_document(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int,
-                         fatal: Sequence[str], facts: ubl.DocumentSummary, now: datetime,
-                         streamed: StreamedPayload | None = None) -> tuple[Accepted, int | None]:
+                         fatal: Sequence[str], facts: ubl.DocumentSummary, duplicate_key: str, now: datetime,
+                         streamed: StreamedPayload | None = None
+                         ) -> tuple[Accepted, int | None, dict[str, object] | None]:
+        """A new business document (not a duplicate: `_KNOWN` found none), or its rejection queued.
+
+        Gives the row to insert for a document in memory (`_insert` writes it with the rest), or
+        the id of a streamed one, stored here chunk by chunk (its chunks need that id).
+        """
         conn = session.connection()
         number, date = facts.number, facts.issue_date
-        key_source = "\x1f".join((str(sbd.sender), sbd.type, number, date)) if number else sbd.instance_identifier
-        duplicate_key = hashlib.sha256(key_source.encode()).hexdigest()
-        rows = conn.execute(_DUPLICATES, {
-            "instance_identifier": sbd.instance_identifier, "sender_id": str(sbd.sender),
-            "organisation_id": org, "duplicate_key": duplicate_key}).all()
-        if rows:
-            first = max(rows, key=lambda r: bool(r.same_envelope))
-            return Accepted(first.public_id, duplicate=True), first.id
         if fatal:
             self._queue_mls(session, sbd, org, mls.ResponseCode.REJECTED, now, fatal)
-            return Accepted(None, duplicate=False), None
+            return Accepted(None, duplicate=False), None, None
         public_id = str(uuid.uuid4())
         row = {
             "public_id": public_id, "organisation_id": org, "direction": "in", "connection": "peppol_purchase",
@@ -283,13 +335,12 @@ class Inbox:
             "created_at": now, "buyer_email": None, "pdf": None, "business_status": None,
             **summary_columns(facts),
         }
-        if streamed is None:
-            doc_id = conn.execute(_INSERT_DOCUMENT, {**row, "content": sbd.payload}).inserted_primary_key[0]
-        else:
-            doc_id = _insert_streamed(conn, row, streamed.content)
+        doc_id = None if streamed is None else _insert_streamed(conn, row, streamed.content)
         if sbd.mls_type is ubl.MlsType.ALWAYS_SEND:
             self._queue_mls(session, sbd, org, mls.ResponseCode.ACCEPTED, now)
-        return Accepted(public_id, duplicate=False), doc_id
+        if streamed is None:
+            return Accepted(public_id, duplicate=False), None, {**row, "content": sbd.payload}
+        return Accepted(public_id, duplicate=False), doc_id, None
 
     def _queue_mls(self, session: Session, sbd: ubl.StandardBusinessDocument, org: int, code: mls.ResponseCode,
                    now: datetime, fatal: Sequence[str] = ()) -> None:
@@ -358,6 +409,31 @@ class Inbox:
         else:
             record_transition(session, entry, None, at=now, action="mls", detail=detail)
         return Accepted(None, duplicate=False, outbox_entry_id=entry.public_id)
+
+
+def _insert(conn: sa.Connection, document: dict[str, object] | None, ledger: dict[str, object] | None,
+            inbound: dict[str, object], transaction: dict[str, object] | None) -> None:
+    """The rows `accept` writes: a new document (in memory) with its ledger row, the inbound
+    message (referencing the new document when there is one) and the reporting transaction.
+
+    On PostgreSQL a new document's four rows go in one statement (`_STORE_NEW_DOCUMENT`);
+    otherwise, and for every other case, one statement per row.
+    """
+    if document is not None and ledger is not None and transaction is not None \
+            and conn.dialect.name == "postgresql":
+        params = {f"document_{k}": v for k, v in document.items()}
+        params.update({f"ledger_{k}": v for k, v in ledger.items()})
+        params.update({f"inbound_{k}": v for k, v in inbound.items() if k != "document_id"})
+        params.update({f"transaction_{k}": v for k, v in transaction.items()})
+        conn.execute(_STORE_NEW_DOCUMENT, params)
+        return
+    if document is not None:
+        inbound = {**inbound, "document_id": conn.execute(_INSERT_DOCUMENT, document).inserted_primary_key[0]}
+    if ledger is not None:
+        conn.execute(INSERT_LEDGER, ledger)
+    conn.execute(_INSERT_INBOUND, inbound)
+    if transaction is not None:
+        conn.execute(_INSERT_TRANSACTION, transaction)
 
 
 def _insert_streamed(conn: sa.Connection, row: dict[str, object], content: Content) -> int:
