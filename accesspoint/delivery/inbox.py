@@ -297,8 +297,10 @@ class Inbox:
                 "c4_country": facts.buyer_country or "ZZ",
                 "instance_identifier": sbd.instance_identifier,
             }
-            _insert(conn, new_document, ledger, inbound, transaction)
             try:
+                # Inside the try: a unique key the other copy took is refused at the insert (on
+                # both databases), not at the commit.
+                _insert(conn, new_document, ledger, inbound, transaction)
                 session.commit()
             except sa.exc.IntegrityError:
                 # The same message arrived twice at once (two of our processes took one copy

@@ -245,3 +245,37 @@ def test_a_new_document_is_the_same_four_rows_on_every_database(inbox):
         "payer": "own", "payer_environment_id": environment}
     for at in (stored["created_at"], inbound["received_at"], transaction["at"], ledger["at"]):
         assert at.replace(tzinfo=at.tzinfo or UTC) == now
+
+
+@pytest.mark.db
+def test_a_copy_that_loses_the_race_for_its_message_id_answers_as_a_duplicate(inbox, database_url):
+    """Two copies of one message, taken by two of our processes at once: both look before either
+    writes, the first commits, the second's insert meets the unique MessageId. The second must
+    answer as a duplicate with the first copy's receipt (looking again), not fail."""
+    sessions, clock, _ = inbox
+    other_engine, other_sessions = make_sessions(database_url)  # the other process
+    message = sbd("IN-RACE", instance="inst-race")
+    box = Inbox(sessions, clock=clock, seat_id="PBE000002")
+    other = Inbox(other_sessions, clock=clock, seat_id="PBE000002")
+    engine = sessions.kw["bind"]
+    raced = []
+
+    def the_other_copy_commits_first(conn, cursor, statement, parameters, context, executemany):
+        # after this copy's first look (nothing seen yet), before any of its inserts
+        if not raced and "seen_id" in statement:
+            raced.append(other.accept(message, as4_message_id="race@x", sender_seat_id="PBE000001",
+                                      receipt=b"<first/>"))
+
+    sa.event.listen(engine, "after_cursor_execute", the_other_copy_commits_first)
+    try:
+        second = box.accept(message, as4_message_id="race@x", sender_seat_id="PBE000001", receipt=b"<second/>")
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", the_other_copy_commits_first)
+        other_engine.dispose()
+    assert raced and not raced[0].duplicate
+    assert second.duplicate and second.receipt == b"<first/>"
+    assert second.document_id == raced[0].document_id
+    with sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(Transaction)) == 1
