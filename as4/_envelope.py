@@ -237,16 +237,26 @@ def _inclusive(prefixes: tuple[str, ...] | None) -> str:
     return f'<ec:InclusiveNamespaces xmlns:ec="{EC}" PrefixList="{attr(" ".join(prefixes))}"></ec:InclusiveNamespaces>'
 
 
+_SIGNED_INFO_HEAD = (f'<ds:CanonicalizationMethod Algorithm="{_wss.C14N_EXC}">{_inclusive(("S12",))}'
+                     f'</ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{_wss.RSA_SHA256}">'
+                     "</ds:SignatureMethod>")
+
+
+@functools.lru_cache(maxsize=64)
+def _transforms(transforms: tuple[str, ...], inclusive_prefixes: tuple[str, ...] | None) -> str:
+    """A reference's `</ds:Transforms>`-less transform list: the same few algorithm/prefix sets in every message."""
+    return "".join(f'<ds:Transform Algorithm="{attr(alg)}">'
+                   + (_inclusive(inclusive_prefixes) if alg == _wss.C14N_EXC else "") + "</ds:Transform>"
+                   for alg in transforms)
+
+
 def signed_info(refs: list[_wss.ReferenceSpec]) -> str:
     """The content of ds:SignedInfo (exc-c14n with S12 inclusive, RSA-SHA256), canonical form."""
-    out = [f'<ds:CanonicalizationMethod Algorithm="{_wss.C14N_EXC}">{_inclusive(("S12",))}'
-           f'</ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{_wss.RSA_SHA256}"></ds:SignatureMethod>']
+    out = [_SIGNED_INFO_HEAD]
     for ref in refs:
-        out.append(f'<ds:Reference URI="{attr(ref.uri)}"><ds:Transforms>')
-        for alg in ref.transforms:
-            out.append(f'<ds:Transform Algorithm="{attr(alg)}">'
-                       + (_inclusive(ref.inclusive_prefixes) if alg == _wss.C14N_EXC else "") + "</ds:Transform>")
-        out.append(f'</ds:Transforms><ds:DigestMethod Algorithm="{_wss.SHA256}"></ds:DigestMethod>'
+        out.append(f'<ds:Reference URI="{attr(ref.uri)}"><ds:Transforms>'
+                   f"{_transforms(ref.transforms, ref.inclusive_prefixes)}"
+                   f'</ds:Transforms><ds:DigestMethod Algorithm="{_wss.SHA256}"></ds:DigestMethod>'
                    f"<ds:DigestValue>{base64.b64encode(ref.digest).decode()}</ds:DigestValue></ds:Reference>")
     return "".join(out)
 
@@ -255,7 +265,7 @@ def signature(refs: list[_wss.ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: st
     """A ds:Signature over `refs`, its key referenced through the BST `bst_id`."""
     inner = signed_info(refs)
     canonical = f'<ds:SignedInfo xmlns:S12="{S12}" xmlns:ds="{DS}">{inner}</ds:SignedInfo>'
-    value = key.sign(canonical.encode(), padding.PKCS1v15(), hashes.SHA256())
+    value = key.sign(canonical.encode(), _wss.PKCS1V15, _wss.SHA256_HASH)
     return (f'<ds:Signature xmlns:ds="{DS}" Id="{_wss.new_id("SIG")}"><ds:SignedInfo>{inner}</ds:SignedInfo>'
             f"<ds:SignatureValue>{base64.b64encode(value).decode()}</ds:SignatureValue>"
             f'<ds:KeyInfo Id="{_wss.new_id("KI")}"><wsse:SecurityTokenReference wsu:Id="{_wss.new_id("STR")}">'

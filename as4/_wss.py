@@ -42,6 +42,11 @@ X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-pro
 X509PKIPATH = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509PKIPathv1"
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
+#: The profile's one signature padding and hash (stateless objects, built once rather than per call).
+PKCS1V15 = padding.PKCS1v15()
+SHA256_HASH = hashes.SHA256()
+
+
 @dataclass(frozen=True, slots=True)
 class ReferenceSpec:
     """What to sign: an element by wsu:Id, or an attachment by Content-ID with its digest."""
@@ -311,7 +316,7 @@ def verify(
     if not isinstance(key, rsa.RSAPublicKey):
         raise FailedAuthentication("signing certificate does not hold an RSA key")
     try:
-        key.verify(value, c14n(si, _prefixes(cm)), padding.PKCS1v15(), hashes.SHA256())
+        key.verify(value, c14n(si, _prefixes(cm)), PKCS1V15, SHA256_HASH)
     except InvalidSignature:
         raise FailedAuthentication("SignatureValue does not verify") from None
     return VerifiedSignature(cert, chain, tuple(verified), attachments is not None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 from dataclasses import dataclass
 
@@ -112,7 +113,14 @@ def oaep_encrypt(cert: x509.Certificate, key: bytes) -> bytes:
     public = cert.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
         raise ValueError("the receiver certificate has no RSA key")
-    return public.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    return public.encrypt(key, _oaep(hashes.SHA256, hashes.SHA256))
+
+
+@functools.cache
+def _oaep(mgf: type[hashes.HashAlgorithm], digest: type[hashes.HashAlgorithm]) -> padding.OAEP:
+    """One OAEP padding object per (MGF1 hash, digest) pair, of the few `_HASHES` x `_MGFS` allows
+    (stateless, so shared; building one costs three objects and their checks)."""
+    return padding.OAEP(mgf=padding.MGF1(mgf()), algorithm=digest(), label=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,7 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
     except (binascii.Error, ValueError):
         raise FailedDecryption("EncryptedKey CipherValue is not base64") from None
     try:
-        return private_key.decrypt(value, padding.OAEP(mgf=padding.MGF1(mgf()), algorithm=digest(), label=None))
+        return private_key.decrypt(value, _oaep(mgf, digest))
     except ValueError:
         raise FailedDecryption("the content key cannot be decrypted with our key") from None
 
