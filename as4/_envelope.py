@@ -261,14 +261,17 @@ def signed_info(refs: list[_wss.ReferenceSpec]) -> str:
     return "".join(out)
 
 
-def signature(refs: list[_wss.ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: str) -> str:
-    """A ds:Signature over `refs`, its key referenced through the BST `bst_id`."""
+def signature(refs: list[_wss.ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: str,
+              ids: list[str] | None = None) -> str:
+    """A ds:Signature over `refs`, its key referenced through the BST `bst_id`; `ids`: its own three
+    wsu:Ids (Signature, KeyInfo, SecurityTokenReference), new ones if not given."""
+    sig_id, ki_id, str_id = ids or _wss.new_ids("SIG", "KI", "STR")
     inner = signed_info(refs)
     canonical = f'<ds:SignedInfo xmlns:S12="{S12}" xmlns:ds="{DS}">{inner}</ds:SignedInfo>'
     value = key.sign(canonical.encode(), _wss.PKCS1V15, _wss.SHA256_HASH)
-    return (f'<ds:Signature xmlns:ds="{DS}" Id="{_wss.new_id("SIG")}"><ds:SignedInfo>{inner}</ds:SignedInfo>'
+    return (f'<ds:Signature xmlns:ds="{DS}" Id="{sig_id}"><ds:SignedInfo>{inner}</ds:SignedInfo>'
             f"<ds:SignatureValue>{base64.b64encode(value).decode()}</ds:SignatureValue>"
-            f'<ds:KeyInfo Id="{_wss.new_id("KI")}"><wsse:SecurityTokenReference wsu:Id="{_wss.new_id("STR")}">'
+            f'<ds:KeyInfo Id="{ki_id}"><wsse:SecurityTokenReference wsu:Id="{str_id}">'
             f'<wsse:Reference URI="#{attr(bst_id)}" ValueType="{_X509V3}"/></wsse:SecurityTokenReference>'
             "</ds:KeyInfo></ds:Signature>")
 
@@ -286,7 +289,7 @@ def envelope(*, tokens: str, messaging_wire: str, messaging_c14n: str | None, me
     eb:Messaging (`messaging_c14n`; None: take it from the parsed envelope, for content whose canonical
     form depends on its context), the Body and the `attachments`.
     """
-    body_id = _wss.new_id("body")
+    body_id, *signature_ids = _wss.new_ids("body", "SIG", "KI", "STR")
     body_wire, body_c14n = body(body_id)
     head = XML_DECL + _ENVELOPE_OPEN + _SECURITY_OPEN + tokens
     tail = "</wsse:Security>" + messaging_wire + "</S12:Header>" + body_wire + "</S12:Envelope>"
@@ -300,4 +303,4 @@ def envelope(*, tokens: str, messaging_wire: str, messaging_c14n: str | None, me
         _wss.ReferenceSpec("#" + body_id, digest(body_c14n), (_wss.C14N_EXC,)),
         *attachments,
     ]
-    return (head + signature(refs, key, signer_bst_id) + tail).encode(), refs
+    return (head + signature(refs, key, signer_bst_id, signature_ids) + tail).encode(), refs

@@ -186,9 +186,7 @@ def build_user_message(
 
     # the envelope as text with its signed parts canonical by construction (as4/_envelope.py says why)
     content_key = os.urandom(16)  # one content key per message; the receiver's certificate in its own BST
-    messaging_id = _wss.new_id("msg")
-    recipient_bst, signer_bst = _wss.new_id("X509"), _wss.new_id("X509")
-    ek_id, ed_id = _wss.new_id("EK"), _wss.new_id("ED")
+    messaging_id, recipient_bst, signer_bst, ek_id, ed_id = _wss.new_ids("msg", "X509", "X509", "EK", "ED")
     messaging_wire, messaging_c14n = _envelope.messaging(um, messaging_id)
     tokens = (_envelope.bst(receiver_cert, recipient_bst)
               + _envelope.encrypted_key(_xenc.oaep_encrypt(receiver_cert, content_key), recipient_bst, ek_id, [ed_id])
