@@ -235,6 +235,26 @@ def _pkipath(der: bytes) -> list[x509.Certificate]:
     return certs
 
 
+def _reference_parts(ref: etree._Element) -> tuple[etree._Element | None, etree._Element | None,
+                                                   list[etree._Element]]:
+    """A ds:Reference's first DigestMethod, first DigestValue and every Transforms/Transform, in
+    document order: what `by_tag` + `first_of` + `along_in` answered, from one loop over its
+    children (a by_tag map and a path walk per reference cost more than its three tags)."""
+    dm = dv = None
+    transforms: list[etree._Element] = []
+    for child in ref:
+        tag = child.tag
+        if tag == _DIGEST_METHOD:
+            if dm is None:
+                dm = child
+        elif tag == _DIGEST_VALUE:
+            if dv is None:
+                dv = child
+        elif tag == _TRANSFORMS:
+            transforms.extend(t for t in child if t.tag == _TRANSFORM)
+    return dm, dv, transforms
+
+
 def verify(
     security: etree._Element,
     attachments: Mapping[str, Blob] | None,
@@ -281,16 +301,13 @@ def verify(
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        in_ref = by_tag(ref)
-        dm = first_of(in_ref, _DIGEST_METHOD)
+        dm, dv, transforms = _reference_parts(ref)
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:
-            expected = base64.b64decode("".join((text_of(first_of(in_ref, _DIGEST_VALUE)) or "").split()),
-                                        validate=True)
+            expected = base64.b64decode("".join((text_of(dv) or "").split()), validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = list(along_in(in_ref, _TRANSFORMS, _TRANSFORM))
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):
