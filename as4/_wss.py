@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from as4._ids import random_octets
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along_in, by_tag, children, first, first_of, qname, text_of
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname, text_of
 from certs.keys import PARSE_ERRORS, certificate_der
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -259,18 +259,19 @@ def verify(
     security: etree._Element,
     attachments: Mapping[str, Blob] | None,
     index: IdIndex | None = None,
+    kids: ChildMap | None = None,
 ) -> VerifiedSignature:
     """Check the one ds:Signature in `security`; `attachments` maps Content-ID to decrypted content.
 
     With `attachments=None` the cid: references are not checked (the caller
     could not decrypt, e.g. `inspect` without a key); the result says so.
-    `index` is `id_index` of the (unchanged) document when the caller needs it too.
+    `index` is `id_index` of the (unchanged) document when the caller needs it too, `kids` `by_tag(security)`.
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
     # child look-ups by Clark name (`as4._xml`: findall/find's answers without the path parsing; `by_tag`
     # walks an element's children once where several are looked up)
-    sigs = children(security, _SIGNATURE)
+    sigs = children(security, _SIGNATURE) if kids is None else kids.get(_SIGNATURE, [])
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
     if len(sigs) > 1:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from as4._wss import IdIndex, token_certificates
-from as4._xml import DS, WSSE, XENC, XENC11, along, first, text_of
+from as4._xml import DS, WSSE, XENC, XENC11, ChildMap, along, first, text_of
 from as4.blob import CHUNK, SPOOL_BYTES, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 from as4.mime import normalize_cid
@@ -188,9 +188,13 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
         raise FailedDecryption("the content key cannot be decrypted with our key") from None
 
 
-def encrypted_parts(security: etree._Element) -> list[EncryptedPart]:
+_ENCRYPTED_DATA = f"{{{XENC}}}EncryptedData"
+
+
+def encrypted_parts(security: etree._Element, kids: ChildMap | None = None) -> list[EncryptedPart]:
+    """The security header's xenc:EncryptedData children (`kids`: `by_tag(security)`, when the caller has it)."""
     out = []
-    for ed in security.iterchildren(f"{{{XENC}}}EncryptedData"):
+    for ed in security.iterchildren(_ENCRYPTED_DATA) if kids is None else kids.get(_ENCRYPTED_DATA, ()):
         em = first(ed, f"{{{XENC}}}EncryptionMethod")
         cr = next(along(ed, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherReference"), None)
         if cr is None or not (cr.get("URI") or "").startswith("cid:"):
