@@ -159,7 +159,8 @@ def open_user_message(
             raise PolicyNoncompliance("payloads are not all encrypted")
         if len(eks) != 1:
             raise PolicyNoncompliance("expected exactly one EncryptedKey")
-        info = _xenc.describe_encrypted_key(eks[0], index)
+        ek_kids = by_tag(eks[0])
+        info = _xenc.describe_encrypted_key(eks[0], index, ek_kids)
         if info.key_reference != "bst":
             raise PolicyNoncompliance("EncryptedKey does not reference a BinarySecurityToken")
         if cert is not None and info.certificate is not None and not same_certificate(info.certificate, cert):
@@ -167,7 +168,7 @@ def open_user_message(
         for p in parts:
             if p.algorithm != _xenc.AES128_GCM:
                 raise PolicyNoncompliance(f"payload encryption {p.algorithm!r} is not AES-128-GCM")
-        content_key = _xenc.decrypt_key(eks[0], key)
+        content_key = _xenc.decrypt_key(eks[0], key, ek_kids)
         plain: dict[str, Blob] = {}
         for p in parts:
             mime = inbound.attachments.get(p.content_id)
