@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from as4 import _wss, _xenc
 from as4._xml import DS, EB, EBBP, EC, S12, WSSE, WSSE11, WSU, XENC, XENC11, parse_xml
-from as4.ebms import SignalMessage, UserMessage, format_timestamp
+from as4.ebms import Party, Property, SignalMessage, UserMessage, format_timestamp
 
 XML_DECL = "<?xml version='1.0' encoding='UTF-8'?>\n"
 _ENVELOPE_OPEN = f'<S12:Envelope xmlns:S12="{S12}"><S12:Header>'
@@ -40,8 +40,15 @@ _TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#xD;"))
 _ATTR_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), ('"', "&quot;"), ("\t", "&#x9;"), ("\n", "&#xA;"), ("\r", "&#xD;"))
 
 
+#: Printable ASCII but the characters either escape set names (and `"` `>`): such a value is written as it
+#: is, in one C-level match (ids, timestamps, URIs, participant ids: nearly every value we write).
+_PLAIN = re.compile("[ !#-%'-;=?-~]*")
+
+
 def _escaped(value: str, escapes: tuple[tuple[str, str], ...]) -> str:
     """`value` checked to be XML characters, with `escapes` applied in order (`&` first)."""
+    if _PLAIN.fullmatch(value):
+        return value
     if _NOT_XML_CHAR.search(value):
         raise ValueError(f"not an XML character in {value[:60]!r}")
     for char, entity in escapes:
@@ -81,31 +88,56 @@ def _message_info(timestamp: str, message_id: str, ref: str | None) -> str:
 
 
 def _user_message(msg: UserMessage) -> str:
+    """The eb:UserMessage element. What only the parties, the service and the action decide (PartyInfo and
+    CollaborationInfo up to the ConversationId), the MessageProperties and each part's PartProperties are
+    the same in message after message to one receiver: they are written once (`_parties_and_service`,
+    `_properties`) and only the ids, the timestamp and the hrefs are escaped per message."""
     parts = ["<eb:UserMessage" + (f' mpc="{attr(msg.mpc)}"' if msg.mpc is not None else "") + ">",
              _message_info(format_timestamp(msg.timestamp), msg.message_id, msg.ref_to_message_id),
-             "<eb:PartyInfo>"]
-    for tag, party in (("From", msg.from_party), ("To", msg.to_party)):
-        parts.append(f"<eb:{tag}>" + _el("PartyId", party.party_id, type=party.party_id_type)
-                     + _el("Role", party.role) + f"</eb:{tag}>")
-    parts.append("</eb:PartyInfo><eb:CollaborationInfo>")
-    if msg.agreement_ref is not None:
-        parts.append(_el("AgreementRef", msg.agreement_ref, pmode=msg.agreement_pmode, type=msg.agreement_ref_type))
-    parts.append(_el("Service", msg.service, type=msg.service_type) + _el("Action", msg.action)
-                 + _el("ConversationId", msg.conversation_id) + "</eb:CollaborationInfo>")
+             _parties_and_service(msg.from_party, msg.to_party, msg.agreement_ref, msg.agreement_pmode,
+                                  msg.agreement_ref_type, msg.service, msg.service_type, msg.action),
+             _el("ConversationId", msg.conversation_id), "</eb:CollaborationInfo>"]
     if msg.properties:
-        parts.append("<eb:MessageProperties>" + "".join(_el("Property", p.value, name=p.name, type=p.type)
-                                                         for p in msg.properties) + "</eb:MessageProperties>")
+        parts.append("<eb:MessageProperties>" + _properties(msg.properties, True) + "</eb:MessageProperties>")
     if msg.parts:
         parts.append("<eb:PayloadInfo>")
         for part in msg.parts:
             parts.append(f'<eb:PartInfo href="{attr("cid:" + part.href)}">')
             if part.properties:
-                parts.append("<eb:PartProperties>" + "".join(_el("Property", p.value, name=p.name)
-                                                              for p in part.properties) + "</eb:PartProperties>")
+                parts.append("<eb:PartProperties>" + _properties(part.properties, False) + "</eb:PartProperties>")
             parts.append("</eb:PartInfo>")
         parts.append("</eb:PayloadInfo>")
     parts.append("</eb:UserMessage>")
     return "".join(parts)
+
+
+#: Distinct (parties, service, action) and property sets a sender writes: a node has a few hundred
+#: partners and document types at most; the values are the sender's own (its outbox), and an
+#: entry is the text `_escaped` would give again (a ValueError is never remembered).
+_FRAGMENT_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=_FRAGMENT_CACHE_SIZE)
+def _parties_and_service(from_party: Party, to_party: Party, agreement_ref: str | None, agreement_pmode: str | None,
+                         agreement_ref_type: str | None, service: str, service_type: str | None, action: str) -> str:
+    """`<eb:PartyInfo>...</eb:PartyInfo><eb:CollaborationInfo>` up to the eb:Action, canonical form."""
+    out = ["<eb:PartyInfo>"]
+    for tag, party in (("From", from_party), ("To", to_party)):
+        out.append(f"<eb:{tag}>" + _el("PartyId", party.party_id, type=party.party_id_type)
+                   + _el("Role", party.role) + f"</eb:{tag}>")
+    out.append("</eb:PartyInfo><eb:CollaborationInfo>")
+    if agreement_ref is not None:
+        out.append(_el("AgreementRef", agreement_ref, pmode=agreement_pmode, type=agreement_ref_type))
+    out.append(_el("Service", service, type=service_type) + _el("Action", action))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=_FRAGMENT_CACHE_SIZE)
+def _properties(properties: tuple[Property, ...], typed: bool) -> str:
+    """The eb:Property elements of a MessageProperties (`typed`: with their type) or PartProperties."""
+    if typed:
+        return "".join(_el("Property", p.value, name=p.name, type=p.type) for p in properties)
+    return "".join(_el("Property", p.value, name=p.name) for p in properties)
 
 
 def _signal_message(msg: SignalMessage, nri: tuple[str, ...]) -> str:
@@ -205,28 +237,41 @@ def _inclusive(prefixes: tuple[str, ...] | None) -> str:
     return f'<ec:InclusiveNamespaces xmlns:ec="{EC}" PrefixList="{attr(" ".join(prefixes))}"></ec:InclusiveNamespaces>'
 
 
+_SIGNED_INFO_HEAD = (f'<ds:CanonicalizationMethod Algorithm="{_wss.C14N_EXC}">{_inclusive(("S12",))}'
+                     f'</ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{_wss.RSA_SHA256}">'
+                     "</ds:SignatureMethod>")
+
+
+@functools.lru_cache(maxsize=64)
+def _transforms(transforms: tuple[str, ...], inclusive_prefixes: tuple[str, ...] | None) -> str:
+    """A reference's `</ds:Transforms>`-less transform list: the same few algorithm/prefix sets in every message."""
+    return "".join(f'<ds:Transform Algorithm="{attr(alg)}">'
+                   + (_inclusive(inclusive_prefixes) if alg == _wss.C14N_EXC else "") + "</ds:Transform>"
+                   for alg in transforms)
+
+
 def signed_info(refs: list[_wss.ReferenceSpec]) -> str:
     """The content of ds:SignedInfo (exc-c14n with S12 inclusive, RSA-SHA256), canonical form."""
-    out = [f'<ds:CanonicalizationMethod Algorithm="{_wss.C14N_EXC}">{_inclusive(("S12",))}'
-           f'</ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{_wss.RSA_SHA256}"></ds:SignatureMethod>']
+    out = [_SIGNED_INFO_HEAD]
     for ref in refs:
-        out.append(f'<ds:Reference URI="{attr(ref.uri)}"><ds:Transforms>')
-        for alg in ref.transforms:
-            out.append(f'<ds:Transform Algorithm="{attr(alg)}">'
-                       + (_inclusive(ref.inclusive_prefixes) if alg == _wss.C14N_EXC else "") + "</ds:Transform>")
-        out.append(f'</ds:Transforms><ds:DigestMethod Algorithm="{_wss.SHA256}"></ds:DigestMethod>'
+        out.append(f'<ds:Reference URI="{attr(ref.uri)}"><ds:Transforms>'
+                   f"{_transforms(ref.transforms, ref.inclusive_prefixes)}"
+                   f'</ds:Transforms><ds:DigestMethod Algorithm="{_wss.SHA256}"></ds:DigestMethod>'
                    f"<ds:DigestValue>{base64.b64encode(ref.digest).decode()}</ds:DigestValue></ds:Reference>")
     return "".join(out)
 
 
-def signature(refs: list[_wss.ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: str) -> str:
-    """A ds:Signature over `refs`, its key referenced through the BST `bst_id`."""
+def signature(refs: list[_wss.ReferenceSpec], key: rsa.RSAPrivateKey, bst_id: str,
+              ids: list[str] | None = None) -> str:
+    """A ds:Signature over `refs`, its key referenced through the BST `bst_id`; `ids`: its own three
+    wsu:Ids (Signature, KeyInfo, SecurityTokenReference), new ones if not given."""
+    sig_id, ki_id, str_id = ids or _wss.new_ids("SIG", "KI", "STR")
     inner = signed_info(refs)
     canonical = f'<ds:SignedInfo xmlns:S12="{S12}" xmlns:ds="{DS}">{inner}</ds:SignedInfo>'
-    value = key.sign(canonical.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return (f'<ds:Signature xmlns:ds="{DS}" Id="{_wss.new_id("SIG")}"><ds:SignedInfo>{inner}</ds:SignedInfo>'
+    value = key.sign(canonical.encode(), _wss.PKCS1V15, _wss.SHA256_HASH)
+    return (f'<ds:Signature xmlns:ds="{DS}" Id="{sig_id}"><ds:SignedInfo>{inner}</ds:SignedInfo>'
             f"<ds:SignatureValue>{base64.b64encode(value).decode()}</ds:SignatureValue>"
-            f'<ds:KeyInfo Id="{_wss.new_id("KI")}"><wsse:SecurityTokenReference wsu:Id="{_wss.new_id("STR")}">'
+            f'<ds:KeyInfo Id="{ki_id}"><wsse:SecurityTokenReference wsu:Id="{str_id}">'
             f'<wsse:Reference URI="#{attr(bst_id)}" ValueType="{_X509V3}"/></wsse:SecurityTokenReference>'
             "</ds:KeyInfo></ds:Signature>")
 
@@ -244,7 +289,7 @@ def envelope(*, tokens: str, messaging_wire: str, messaging_c14n: str | None, me
     eb:Messaging (`messaging_c14n`; None: take it from the parsed envelope, for content whose canonical
     form depends on its context), the Body and the `attachments`.
     """
-    body_id = _wss.new_id("body")
+    body_id, *signature_ids = _wss.new_ids("body", "SIG", "KI", "STR")
     body_wire, body_c14n = body(body_id)
     head = XML_DECL + _ENVELOPE_OPEN + _SECURITY_OPEN + tokens
     tail = "</wsse:Security>" + messaging_wire + "</S12:Header>" + body_wire + "</S12:Envelope>"
@@ -258,4 +303,4 @@ def envelope(*, tokens: str, messaging_wire: str, messaging_c14n: str | None, me
         _wss.ReferenceSpec("#" + body_id, digest(body_c14n), (_wss.C14N_EXC,)),
         *attachments,
     ]
-    return (head + signature(refs, key, signer_bst_id) + tail).encode(), refs
+    return (head + signature(refs, key, signer_bst_id, signature_ids) + tail).encode(), refs

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from as4._ids import random_octets
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, along_in, by_tag, children, first, first_of, qname, text_of
+from as4._xml import DS, EC, WSSE, WSU, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname, text_of
 from certs.keys import PARSE_ERRORS, certificate_der
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -41,6 +41,11 @@ SWA_COMPLETE_SIG = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Atta
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 X509PKIPATH = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509PKIPathv1"
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
+#: The profile's one signature padding and hash (stateless objects, built once rather than per call).
+PKCS1V15 = padding.PKCS1v15()
+SHA256_HASH = hashes.SHA256()
+
 
 @dataclass(frozen=True, slots=True)
 class ReferenceSpec:
@@ -73,6 +78,13 @@ def new_id(prefix: str) -> str:
     # NCName: must not start with a digit, so always a letter prefix; 128 random bits, like a UUID4,
     # without uuid.UUID's Python-level construction (a message needs a dozen of these), from the id pool
     return f"{prefix}-{random_octets(16).hex()}"
+
+
+def new_ids(*prefixes: str) -> list[str]:
+    """`[new_id(p) for p in prefixes]` from one cut of the id pool (one lock, one hex conversion): an
+    envelope needs four to nine wsu:Ids at once."""
+    octets = random_octets(16 * len(prefixes)).hex()
+    return [f"{p}-{octets[32 * i:32 * i + 32]}" for i, p in enumerate(prefixes)]
 
 
 def c14n(el: etree._Element, inclusive_prefixes: tuple[str, ...] | None = None) -> bytes:
@@ -223,22 +235,43 @@ def _pkipath(der: bytes) -> list[x509.Certificate]:
     return certs
 
 
+def _reference_parts(ref: etree._Element) -> tuple[etree._Element | None, etree._Element | None,
+                                                   list[etree._Element]]:
+    """A ds:Reference's first DigestMethod, first DigestValue and every Transforms/Transform, in
+    document order: what `by_tag` + `first_of` + `along_in` answered, from one loop over its
+    children (a by_tag map and a path walk per reference cost more than its three tags)."""
+    dm = dv = None
+    transforms: list[etree._Element] = []
+    for child in ref:
+        tag = child.tag
+        if tag == _DIGEST_METHOD:
+            if dm is None:
+                dm = child
+        elif tag == _DIGEST_VALUE:
+            if dv is None:
+                dv = child
+        elif tag == _TRANSFORMS:
+            transforms.extend(t for t in child if t.tag == _TRANSFORM)
+    return dm, dv, transforms
+
+
 def verify(
     security: etree._Element,
     attachments: Mapping[str, Blob] | None,
     index: IdIndex | None = None,
+    kids: ChildMap | None = None,
 ) -> VerifiedSignature:
     """Check the one ds:Signature in `security`; `attachments` maps Content-ID to decrypted content.
 
     With `attachments=None` the cid: references are not checked (the caller
     could not decrypt, e.g. `inspect` without a key); the result says so.
-    `index` is `id_index` of the (unchanged) document when the caller needs it too.
+    `index` is `id_index` of the (unchanged) document when the caller needs it too, `kids` `by_tag(security)`.
     Raises `PolicyNoncompliance` when unsigned and `FailedAuthentication` for
     anything that does not verify, including algorithms outside the profile.
     """
     # child look-ups by Clark name (`as4._xml`: findall/find's answers without the path parsing; `by_tag`
     # walks an element's children once where several are looked up)
-    sigs = children(security, _SIGNATURE)
+    sigs = children(security, _SIGNATURE) if kids is None else kids.get(_SIGNATURE, [])
     if not sigs:
         raise PolicyNoncompliance("message is not signed")
     if len(sigs) > 1:
@@ -269,16 +302,13 @@ def verify(
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        in_ref = by_tag(ref)
-        dm = first_of(in_ref, _DIGEST_METHOD)
+        dm, dv, transforms = _reference_parts(ref)
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:
-            expected = base64.b64decode("".join((text_of(first_of(in_ref, _DIGEST_VALUE)) or "").split()),
-                                        validate=True)
+            expected = base64.b64decode("".join((text_of(dv) or "").split()), validate=True)
         except (binascii.Error, ValueError):
             raise FailedAuthentication(f"digest value of {uri!r} is not base64") from None
-        transforms = list(along_in(in_ref, _TRANSFORMS, _TRANSFORM))
         algs = [t.get("Algorithm") for t in transforms]
         if uri.startswith("#"):
             if algs not in ([C14N_EXC], []):
@@ -311,7 +341,7 @@ def verify(
     if not isinstance(key, rsa.RSAPublicKey):
         raise FailedAuthentication("signing certificate does not hold an RSA key")
     try:
-        key.verify(value, c14n(si, _prefixes(cm)), padding.PKCS1v15(), hashes.SHA256())
+        key.verify(value, c14n(si, _prefixes(cm)), PKCS1V15, SHA256_HASH)
     except InvalidSignature:
         raise FailedAuthentication("SignatureValue does not verify") from None
     return VerifiedSignature(cert, chain, tuple(verified), attachments is not None)

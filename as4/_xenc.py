@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from as4._wss import IdIndex, token_certificates
-from as4._xml import DS, WSSE, XENC, XENC11, along, first, text_of
+from as4._xml import DS, WSSE, XENC, XENC11, ChildMap, along, along_in, by_tag, first, first_of, text_of
 from as4.blob import CHUNK, SPOOL_BYTES, Blob, BlobWriter
 from as4.errors import As4Error, FailedDecryption, PolicyNoncompliance
 from as4.mime import normalize_cid
@@ -112,7 +113,14 @@ def oaep_encrypt(cert: x509.Certificate, key: bytes) -> bytes:
     public = cert.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
         raise ValueError("the receiver certificate has no RSA key")
-    return public.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    return public.encrypt(key, _oaep(hashes.SHA256, hashes.SHA256))
+
+
+@functools.cache
+def _oaep(mgf: type[hashes.HashAlgorithm], digest: type[hashes.HashAlgorithm]) -> padding.OAEP:
+    """One OAEP padding object per (MGF1 hash, digest) pair, of the few `_HASHES` x `_MGFS` allows
+    (stateless, so shared; building one costs three objects and their checks)."""
+    return padding.OAEP(mgf=padding.MGF1(mgf()), algorithm=digest(), label=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +139,17 @@ class EncryptedKeyInfo:
     data_ids: tuple[str, ...]
 
 
-def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> EncryptedKeyInfo:
-    """How the EncryptedKey names its key (Peppol requires a BST direct reference)."""
+def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None,
+                           kids: ChildMap | None = None) -> EncryptedKeyInfo:
+    """How the EncryptedKey names its key (Peppol requires a BST direct reference).
+
+    `kids`: `by_tag(ek)` when the caller reads the EncryptedKey's children for `decrypt_key` too.
+    """
     security = ek.getparent()
-    # child paths walked with `along`/`first` (find's answers without its path parsing)
-    ref = next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}Reference"), None)
+    if kids is None:
+        kids = by_tag(ek)
+    # child paths walked with `along_in` (find's answers without its path parsing)
+    ref = next(along_in(kids, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}Reference"), None)
     cert: x509.Certificate | None = None
     kind = "other"
     if ref is not None and security is not None:
@@ -144,17 +158,21 @@ def describe_encrypted_key(ek: etree._Element, index: IdIndex | None = None) -> 
             cert = token_certificates(security, ref.get("URI"), index)[0]
         except As4Error:  # a broken token: reported as "no usable certificate" by the caller
             cert = None
-    elif next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{DS}}}X509Data", f"{{{DS}}}X509IssuerSerial"), None) is not None:
+    elif next(along_in(kids, f"{{{DS}}}KeyInfo", _STR, f"{{{DS}}}X509Data", f"{{{DS}}}X509IssuerSerial"),
+              None) is not None:
         kind = "issuer-serial"
-    elif next(along(ek, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}KeyIdentifier"), None) is not None:
+    elif next(along_in(kids, f"{{{DS}}}KeyInfo", _STR, f"{{{WSSE}}}KeyIdentifier"), None) is not None:
         kind = "ski"
-    ids = tuple((d.get("URI") or "").lstrip("#") for d in along(ek, f"{{{XENC}}}ReferenceList", f"{{{XENC}}}DataReference"))
+    ids = tuple((d.get("URI") or "").lstrip("#")
+                for d in along_in(kids, f"{{{XENC}}}ReferenceList", f"{{{XENC}}}DataReference"))
     return EncryptedKeyInfo(ek, kind, cert, ids)
 
 
-def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
-    """The content key from an xenc:EncryptedKey (RSA-OAEP, xmlenc11 or legacy mgf1p)."""
-    em = first(ek, f"{{{XENC}}}EncryptionMethod")
+def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey, kids: ChildMap | None = None) -> bytes:
+    """The content key from an xenc:EncryptedKey (RSA-OAEP, xmlenc11 or legacy mgf1p); `kids`: `by_tag(ek)`."""
+    if kids is None:
+        kids = by_tag(ek)
+    em = first_of(kids, f"{{{XENC}}}EncryptionMethod")
     alg = em.get("Algorithm") if em is not None else None
     if alg not in (RSA_OAEP_11, RSA_OAEP_MGF1P):
         raise PolicyNoncompliance(f"key transport algorithm {alg!r} is not RSA-OAEP")
@@ -170,19 +188,23 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey) -> bytes:
     else:
         mgf = hashes.SHA1
     try:
-        value = base64.b64decode("".join((text_of(next(along(ek, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherValue"), None)) or "").split()),
-                                 validate=True)
+        value = base64.b64decode("".join((text_of(next(along_in(kids, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherValue"),
+                                                       None)) or "").split()), validate=True)
     except (binascii.Error, ValueError):
         raise FailedDecryption("EncryptedKey CipherValue is not base64") from None
     try:
-        return private_key.decrypt(value, padding.OAEP(mgf=padding.MGF1(mgf()), algorithm=digest(), label=None))
+        return private_key.decrypt(value, _oaep(mgf, digest))
     except ValueError:
         raise FailedDecryption("the content key cannot be decrypted with our key") from None
 
 
-def encrypted_parts(security: etree._Element) -> list[EncryptedPart]:
+_ENCRYPTED_DATA = f"{{{XENC}}}EncryptedData"
+
+
+def encrypted_parts(security: etree._Element, kids: ChildMap | None = None) -> list[EncryptedPart]:
+    """The security header's xenc:EncryptedData children (`kids`: `by_tag(security)`, when the caller has it)."""
     out = []
-    for ed in security.iterchildren(f"{{{XENC}}}EncryptedData"):
+    for ed in security.iterchildren(_ENCRYPTED_DATA) if kids is None else kids.get(_ENCRYPTED_DATA, ()):
         em = first(ed, f"{{{XENC}}}EncryptionMethod")
         cr = next(along(ed, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherReference"), None)
         if cr is None or not (cr.get("URI") or "").startswith("cid:"):

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from as4 import _wss, _xenc, peppol
+from as4._xml import XENC, by_tag
 from as4.blob import Blob, BlobWriter
 from as4.ebms import UserMessage
 from as4.errors import (As4Error, DecompressionFailure, EbmsError, FailedAuthentication, FailedDecryption,
@@ -31,6 +32,8 @@ from certs.keys import same_certificate
 
 __all__ = ["ReceiverPolicy", "Payload", "ReceivedDocument", "open_user_message", "decompress_blob",
            "participant_key"]
+
+_ENCRYPTED_KEY = f"{{{XENC}}}EncryptedKey"
 
 
 @dataclass(frozen=True)
@@ -147,15 +150,17 @@ def open_user_message(
         if security is None:
             raise PolicyNoncompliance("message has no WS-Security header: not signed and encrypted")
         index = _wss.id_index(inbound.envelope)  # one pass for the signature's and the EncryptedKey's tokens
-        signature = _wss.verify(security, attachments=None, index=index)
-        eks = security.findall("{http://www.w3.org/2001/04/xmlenc#}EncryptedKey")
-        parts = _xenc.encrypted_parts(security)
+        kids = by_tag(security)  # the security header's children, read once for the three look-ups
+        signature = _wss.verify(security, attachments=None, index=index, kids=kids)
+        eks = kids.get(_ENCRYPTED_KEY, [])
+        parts = _xenc.encrypted_parts(security, kids)
         by_cid = {p.content_id: p for p in parts}
         if not eks or any(p.href not in by_cid for p in um.parts):
             raise PolicyNoncompliance("payloads are not all encrypted")
         if len(eks) != 1:
             raise PolicyNoncompliance("expected exactly one EncryptedKey")
-        info = _xenc.describe_encrypted_key(eks[0], index)
+        ek_kids = by_tag(eks[0])
+        info = _xenc.describe_encrypted_key(eks[0], index, ek_kids)
         if info.key_reference != "bst":
             raise PolicyNoncompliance("EncryptedKey does not reference a BinarySecurityToken")
         if cert is not None and info.certificate is not None and not same_certificate(info.certificate, cert):
@@ -163,7 +168,7 @@ def open_user_message(
         for p in parts:
             if p.algorithm != _xenc.AES128_GCM:
                 raise PolicyNoncompliance(f"payload encryption {p.algorithm!r} is not AES-128-GCM")
-        content_key = _xenc.decrypt_key(eks[0], key)
+        content_key = _xenc.decrypt_key(eks[0], key, ek_kids)
         plain: dict[str, Blob] = {}
         for p in parts:
             mime = inbound.attachments.get(p.content_id)

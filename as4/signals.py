@@ -48,9 +48,8 @@ def _signed_signal(sm: SignalMessage, *, key: rsa.RSAPrivateKey, cert: x509.Cert
     receipt differs, and the digest is taken from the parsed envelope instead.
     """
     refs = tuple(_wss.c14n(ref).decode() for ref in nri or ())
-    messaging_id = _wss.new_id("msg")
+    messaging_id, bst = _wss.new_ids("msg", "X509")
     messaging_wire, messaging_c14n = _envelope.messaging(sm, messaging_id, refs)
-    bst = _wss.new_id("X509")
     soap, _ = _envelope.envelope(
         tokens=_envelope.bst(cert, bst), messaging_wire=messaging_wire,
         messaging_c14n=messaging_c14n if all(_envelope.reference_fits(r) for r in refs) else None,

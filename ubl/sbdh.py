@@ -181,12 +181,46 @@ class _Shape:
         self.pos = pos
         return self.kids[start:pos]
 
+    def take_all(self, layout: _Layout, done: bool = False) -> list[list[etree._Element]]:
+        """`[take(local, lo, hi) for local, lo, hi in layout]` (and `done()` if asked) in one loop: the
+        same answers and the same first error, without a call and a Clark-name lookup per step."""
+        tags, kids, pos, n = self.tags, self.kids, self.pos, len(self.tags)
+        out = []
+        for tag, local, lo, hi in layout:
+            end = n if hi is None or pos + hi > n else pos + hi
+            start = pos
+            while pos < end and tags[pos] == tag:
+                pos += 1
+            if pos - start < lo:
+                self.pos = start
+                raise SbdhError(P.INVALID_SBD_XML, f"{self.where}: missing <{local}>")
+            out.append(kids[start:pos])
+        self.pos = pos
+        if done:
+            self.done()
+        return out
+
     def done(self) -> None:
         if self.pos < len(self.kids):
             raise SbdhError(
                 P.INVALID_SBD_XML, f"{self.where}: unexpected <{etree.QName(self.kids[self.pos]).localname}>"
             )
 
+
+_Layout = tuple[tuple[str, str, int, "int | None"], ...]
+
+
+def _layout(*steps: tuple[str, int, int | None]) -> _Layout:
+    """`_Shape.take_all`'s steps, (Clark name, local name, min, max) per `take`, built once."""
+    return tuple((_q(local), local, lo, hi) for local, lo, hi in steps)
+
+
+_PARTNER = _layout(("Identifier", 1, 1), ("ContactInformation", 0, None))
+_HEADER = _layout(("HeaderVersion", 1, 1), ("Sender", 1, None), ("Receiver", 1, None),
+                  ("DocumentIdentification", 1, 1), ("Manifest", 0, 1), ("BusinessScope", 0, 1))
+_IDENTIFICATION = _layout(("Standard", 1, 1), ("TypeVersion", 1, 1), ("InstanceIdentifier", 1, 1), ("Type", 1, 1),
+                          ("MultipleType", 0, 1), ("CreationDateAndTime", 1, 1))
+_SCOPE = _layout(("Type", 1, 1), ("InstanceIdentifier", 1, 1), ("Identifier", 0, 1))
 
 # xs:dateTime; Peppol additionally requires the time zone (Envelope 2.0 §3.3).
 _DATETIME_RE = re.compile(
@@ -220,10 +254,7 @@ def _partner(elements: list[etree._Element], role: str) -> ParticipantId:
     value_problem = P.INVALID_SENDER_VALUE if role == "Sender" else P.INVALID_RECEIVER_VALUE
     if len(elements) != 1:
         raise SbdhError(count_problem, f"exactly one {role} is required, found {len(elements)}")
-    shape = _Shape(elements[0], role)
-    (ident,) = shape.take("Identifier")
-    shape.take("ContactInformation", 0, None)
-    shape.done()
+    (ident,), _ = _Shape(elements[0], role).take_all(_PARTNER, done=True)
     authority = ident.get("Authority")
     if authority != PARTICIPANT_SCHEME:
         raise SbdhError(authority_problem, f"{role} Authority must be {PARTICIPANT_SCHEME}, not {authority!r}")
@@ -273,33 +304,17 @@ def _read_envelope(root: etree._Element, *, with_payload: bool, summarise: bool 
         raise SbdhError(P.MISSING_SBDH, "StandardBusinessDocumentHeader is missing")
     header = headers[0]
 
-    h = _Shape(header, "StandardBusinessDocumentHeader")
-    (version_el,) = h.take("HeaderVersion")
-    senders = h.take("Sender", 1, None)
-    receivers = h.take("Receiver", 1, None)
-    (ident_el,) = h.take("DocumentIdentification")
-    h.take("Manifest", 0, 1)
-    scopes_el = h.take("BusinessScope", 0, 1)
-    h.done()
-
-    d = _Shape(ident_el, "DocumentIdentification")
-    (standard_el,) = d.take("Standard")
-    (type_version_el,) = d.take("TypeVersion")
-    (instance_el,) = d.take("InstanceIdentifier")
-    (type_el,) = d.take("Type")
-    d.take("MultipleType", 0, 1)
-    (created_el,) = d.take("CreationDateAndTime")
-    d.done()
+    (version_el,), senders, receivers, (ident_el,), _, scopes_el = _Shape(
+        header, "StandardBusinessDocumentHeader").take_all(_HEADER, done=True)
+    (standard_el,), (type_version_el,), (instance_el,), (type_el,), _, (created_el,) = _Shape(
+        ident_el, "DocumentIdentification").take_all(_IDENTIFICATION, done=True)
     warnings: list[SbdhWarning] = []
     creation_time = _parse_datetime(_text(created_el), warnings)
 
     scopes: list[tuple[str, str, str | None]] = []
     if scopes_el:
         for scope in _Shape(scopes_el[0], "BusinessScope").take("Scope", 0, None):
-            s = _Shape(scope, "Scope")
-            (type_,) = s.take("Type")
-            (inst,) = s.take("InstanceIdentifier")
-            ident = s.take("Identifier", 0, 1)
+            (type_,), (inst,), ident = _Shape(scope, "Scope").take_all(_SCOPE)
             # ScopeInformation (abstract; CorrelationInformation, BusinessService...) may follow: not read.
             scopes.append((_text(type_), _text(inst), _text(ident[0]) if ident else None))
 
