@@ -87,8 +87,11 @@ def tls_context(cafile: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def make_client(*, verify: ssl.SSLContext | None = None) -> httpx2.AsyncClient:
+def make_client(*, verify: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS) -> httpx2.AsyncClient:
     """An AsyncClient with the Peppol timeouts; the caller owns and closes it.
+
+    `max_connections` (all kept alive) is for a caller that models one connection per sender,
+    as benchmarks/load.py does.
 
     Its transport is httpcore2's pool on asyncio's own transports (`as4._http`), not httpx2's
     default on anyio: the same HTTP/1.1, pooling and errors for about 0.1 ms less client CPU per
@@ -100,11 +103,11 @@ def make_client(*, verify: ssl.SSLContext | None = None) -> httpx2.AsyncClient:
     if urllib.request.getproxies():
         return httpx2.AsyncClient(
             verify=ctx, timeout=timeout, follow_redirects=False,
-            limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
+            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                                  keepalive_expiry=KEEPALIVE_EXPIRY),
         )
     pool = httpcore2.AsyncConnectionPool(
-        ssl_context=ctx, max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS,
+        ssl_context=ctx, max_connections=max_connections, max_keepalive_connections=max_connections,
         keepalive_expiry=KEEPALIVE_EXPIRY, network_backend=AsyncioBackend(),
     )
     return httpx2.AsyncClient(transport=PoolTransport(pool), timeout=timeout, follow_redirects=False)

@@ -326,7 +326,7 @@ def _message(aps, now, instance: str) -> as4.OutboundMessage:
 
 
 def duplicate_error(aps, now, out: as4.OutboundMessage, *, first: Answer | None = None) -> Answer:
-    """Answers `first` to the first request, a signed EBMS:4001 DuplicateDetected (phase4's answer to a resend) to the others."""
+    """Answers `first` to the first request, then a signed EBMS:4001 DuplicateDetected (phase4's answer to a resend)."""
     err = as4.build_error_signal(as4.As4Error(as4.EbmsError.DUPLICATE_DETECTED, "dup", out.message_id),
                                  key=aps.receiver.key, cert=aps.receiver.cert, at=now)
 
