@@ -267,11 +267,11 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx2.TransportError]], ...] = (
 )
 
 
-def _translate(exc: Exception) -> Exception:
-    for theirs, ours in _ERRORS:
-        if isinstance(exc, theirs):
-            return ours(str(exc))
-    return exc
+_THEIRS = tuple(theirs for theirs, _ in _ERRORS)
+
+
+def _translate(exc: Exception) -> httpx2.TransportError:
+    return next(ours(str(exc)) for theirs, ours in _ERRORS if isinstance(exc, theirs))
 
 
 class _ResponseStream(httpx2.AsyncByteStream):
@@ -282,11 +282,8 @@ class _ResponseStream(httpx2.AsyncByteStream):
         try:
             async for part in self._stream:
                 yield part
-        except Exception as exc:
-            mapped = _translate(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        except _THEIRS as exc:
+            raise _translate(exc) from exc
 
     async def aclose(self) -> None:
         aclose = getattr(self._stream, "aclose", None)
@@ -317,11 +314,8 @@ class PoolTransport(httpx2.AsyncBaseTransport):
         )
         try:
             response = await self._pool.handle_async_request(core_request)
-        except Exception as exc:
-            mapped = _translate(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        except _THEIRS as exc:
+            raise _translate(exc) from exc
         assert isinstance(response.stream, AsyncIterable)
         return httpx2.Response(status_code=response.status, headers=response.headers,
                                stream=_ResponseStream(response.stream), extensions=response.extensions)

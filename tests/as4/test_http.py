@@ -13,6 +13,7 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 import httpcore2
@@ -132,8 +133,13 @@ def chain(exc: BaseException | None) -> list[BaseException]:
     return found
 
 
-def run(coro):
-    return asyncio.run(coro)
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request) -> Callable[..., Any]:
+    """Each test on the standard loop and on uvloop, which `peppol-node serve` runs."""
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        return uvloop.run
+    return asyncio.run
 
 
 async def body(*pieces: bytes) -> AsyncIterator[bytes]:
@@ -141,7 +147,7 @@ async def body(*pieces: bytes) -> AsyncIterator[bytes]:
         yield piece
 
 
-def test_streamed_posts_share_one_kept_alive_tls_connection(tls) -> None:
+def test_streamed_posts_share_one_kept_alive_tls_connection(tls, run) -> None:
     async def go():
         server = await Server(tls=tls.server).start()
         async with as4.make_client(verify=tls.client) as client:
@@ -156,7 +162,7 @@ def test_streamed_posts_share_one_kept_alive_tls_connection(tls) -> None:
     assert server.connections == 1
 
 
-def test_a_connection_the_server_closed_while_idle_is_not_reused(tls) -> None:
+def test_a_connection_the_server_closed_while_idle_is_not_reused(tls, run) -> None:
     """The server ends the keep-alive; the next message goes on a new connection, not into a dead one."""
     async def close_after(_number: int, writer: asyncio.StreamWriter) -> None:
         writer.write(response())
@@ -189,7 +195,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(tls) -> None:
     assert server.connections == 2
 
 
-def test_refused_connection_is_connect_error() -> None:
+def test_refused_connection_is_connect_error(run) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: connections are refused
@@ -202,7 +208,7 @@ def test_refused_connection_is_connect_error() -> None:
             run(go())
 
 
-def test_untrusted_certificate_is_connect_error(tls) -> None:
+def test_untrusted_certificate_is_connect_error(tls, run) -> None:
     async def go():
         server = await Server(tls=tls.server).start()
         try:
@@ -217,7 +223,7 @@ def test_untrusted_certificate_is_connect_error(tls) -> None:
     assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(info.value))
 
 
-def test_host_name_mismatch_is_connect_error(aps, tmp_path) -> None:
+def test_host_name_mismatch_is_connect_error(aps, tmp_path, run) -> None:
     tls = tls_pair(aps, tmp_path, "localhost")  # no 127.0.0.1 in the certificate
 
     async def go():
@@ -233,7 +239,7 @@ def test_host_name_mismatch_is_connect_error(aps, tmp_path) -> None:
     assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(info.value))
 
 
-def test_handshake_that_never_finishes_is_connect_timeout(tls) -> None:
+def test_handshake_that_never_finishes_is_connect_timeout(tls, run) -> None:
     async def go():
         server = await Server(read_requests=False).start()  # TCP accepted, no TLS ever answered
         try:
@@ -247,7 +253,7 @@ def test_handshake_that_never_finishes_is_connect_timeout(tls) -> None:
         run(go())
 
 
-def test_no_answer_is_read_timeout(tls) -> None:
+def test_no_answer_is_read_timeout(tls, run) -> None:
     async def hang(_number: int, _writer: asyncio.StreamWriter) -> None:
         await asyncio.Event().wait()
 
@@ -263,7 +269,7 @@ def test_no_answer_is_read_timeout(tls) -> None:
         run(go())
 
 
-def test_reset_after_the_request_is_read_error(tls) -> None:
+def test_reset_after_the_request_is_read_error(tls, run) -> None:
     async def go():
         server = await Server(reset, tls=tls.server).start()
         try:
@@ -276,7 +282,7 @@ def test_reset_after_the_request_is_read_error(tls) -> None:
         run(go())
 
 
-def test_close_without_an_answer_is_remote_protocol_error(tls) -> None:
+def test_close_without_an_answer_is_remote_protocol_error(tls, run) -> None:
     async def close(_number: int, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
@@ -292,7 +298,7 @@ def test_close_without_an_answer_is_remote_protocol_error(tls) -> None:
         run(go())
 
 
-def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tls) -> None:
+def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tls, run) -> None:
     """Writes wait while the receiver reads nothing: a 100 MB message is not pulled into memory."""
     chunk = b"z" * (1 << 20)
     total = 256
@@ -343,7 +349,7 @@ async def no_sleep(_seconds: float) -> None:
     return None
 
 
-def test_a_reset_after_sending_then_a_duplicate_error_is_probably_delivered(aps, now, tls) -> None:
+def test_a_reset_after_sending_then_a_duplicate_error_is_probably_delivered(aps, now, tls, run) -> None:
     out = _message(aps, now, "http-reset")
 
     async def go():
@@ -358,7 +364,7 @@ def test_a_reset_after_sending_then_a_duplicate_error_is_probably_delivered(aps,
     assert result.attempts[0].error.startswith("ReadError")
 
 
-def test_a_refused_first_attempt_then_a_duplicate_error_is_rejected(aps, now, tls) -> None:
+def test_a_refused_first_attempt_then_a_duplicate_error_is_rejected(aps, now, tls, run) -> None:
     """A refused connection never carried the message, so a later duplicate error is no sign of delivery."""
     out = _message(aps, now, "http-refused")
     server = Server(duplicate_error(aps, now, out), tls=tls.server)
