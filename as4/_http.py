@@ -4,8 +4,8 @@ httpx2's default transport runs httpcore2 on anyio. Under load every read and wr
 sending node then paid for `anyio.fail_after` and anyio's backend lookup (`sniffio` ->
 `asyncio.current_task`), and TLS went through anyio's Python-level `TLSStream` over a memory
 BIO: py-spy put anyio at about 5% of a sender's samples. `AsyncioBackend` gives httpcore2 the
-loop's own transports instead (`loop.create_connection`, `loop.start_tls`: under uvloop the TLS
-record layer is C), arms a timer only when a read or write must actually wait, and answers
+loop's own transports instead (`loop.create_connection`, `loop.start_tls`: under uvloop its SSL
+protocol is compiled Cython), arms a timer only when a read or write must actually wait, and answers
 httpcore2's "is this idle connection readable?" from its own buffer, with no `poll()` call.
 benchmarks/http_client.py measures it against the anyio stack.
 
