@@ -90,13 +90,12 @@ def tls_context(cafile: str | None = None) -> ssl.SSLContext:
 def make_client(*, verify: ssl.SSLContext | None = None, max_connections: int = MAX_CONNECTIONS) -> httpx2.AsyncClient:
     """An AsyncClient with the Peppol timeouts; the caller owns and closes it.
 
-    `max_connections` (all kept alive) is for a caller that models one connection per sender,
-    as benchmarks/load.py does.
-
     Its transport is httpcore2's pool on asyncio's own transports (`as4._http`), not httpx2's
     default on anyio: the same HTTP/1.1, pooling and errors for about 0.1 ms less client CPU per
     request (benchmarks/http_client.py). httpx2 ignores proxy variables for a client given a
     transport, so when the environment names a proxy the client is httpx2's own, as before.
+    `max_connections` (all kept alive) lets a caller model one connection per sender, as
+    benchmarks/load.py does.
     """
     ctx = verify or tls_context()
     timeout = httpx2.Timeout(RESPONSE_TIMEOUT, connect=CONNECT_TIMEOUT, pool=POOL_TIMEOUT)
