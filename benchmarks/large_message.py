@@ -38,7 +38,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx2
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,7 +122,7 @@ def run(size_mb: int, database_url: str | None) -> dict[str, object]:
             hwm_before, rss_before = proc_status_kb(pid, "VmHWM"), proc_status_kb(pid, "VmRSS")
 
             async def send() -> as4.SendResult:
-                async with httpx2.AsyncClient(verify=node.tls(), timeout=600) as client:
+                async with as4.make_client(verify=as4.tls_context(str(node.ca))) as client:  # the real sender
                     return await sender.send(client, node.url, message, node, max_attempts=1)
 
             with RssSampler(pid) as sampler:

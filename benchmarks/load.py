@@ -131,8 +131,8 @@ async def drive(node: ReceiverNode, sender: SendingAp, pool: list[as4.OutboundMe
                 errors[f"{result.outcome.name}: {kind}"] += 1
 
     started = time.monotonic()
-    limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx2.AsyncClient(verify=node.tls(), timeout=60, limits=limits) for _ in range(senders)]
+    # the node's own sending client (as4.make_client: its transport, TLS and timeouts), one connection each
+    clients = [as4.make_client(verify=as4.tls_context(str(node.ca)), max_connections=1) for _ in range(senders)]
     try:
         await asyncio.gather(*(one(c) for c in clients))
     finally:
