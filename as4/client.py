@@ -112,6 +112,9 @@ def make_client(*, verify: ssl.SSLContext | None = None, max_connections: int = 
     return httpx2.AsyncClient(transport=PoolTransport(pool), timeout=timeout, follow_redirects=False)
 
 
+#: Transport failures before any byte of the request went out.
+_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
 #: Body pieces are sent in writes of at least this size (the last may be smaller).
 WRITE_SIZE = 64 * 1024
 
@@ -172,8 +175,9 @@ async def send_message(
             response = await client.post(url, content=_body(message), headers=headers)
             body = await response.aread()
         except httpx2.TransportError as exc:
-            # a failure after the request went out may mean it arrived and only the receipt was lost
-            maybe_arrived = maybe_arrived or not isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout))
+            # a failure after the request went out may mean it arrived and only the receipt was lost;
+            # no connection (refused, timed out, or none free in the pool) means it never left
+            maybe_arrived = maybe_arrived or not isinstance(exc, _NEVER_SENT)
             attempts.append(Attempt(number, started, time.monotonic() - t0, None, f"{type(exc).__name__}: {exc}"))
         else:
             last_status = response.status_code

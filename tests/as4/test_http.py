@@ -1,6 +1,6 @@
 """The sender's HTTP stack (`as4.make_client`) against real servers on 127.0.0.1.
 
-Each failure must come out as the httpx2 class `send_message` branches on: `ConnectError` and
+Each failure must come out as the httpx2 class `send_message` branches on: `ConnectError`, `PoolTimeout` and
 `ConnectTimeout` mean the message never left (safe to resend as new), everything else that it may
 have arrived (a later duplicate error is then PROBABLY_DELIVERED).
 """
@@ -386,4 +386,38 @@ def test_a_refused_first_attempt_then_a_duplicate_error_is_rejected(aps, now, tl
 
         result = run(go())
     assert result.attempts[0].error.startswith("ConnectError")
+    assert result.outcome is as4.Outcome.REJECTED
+
+
+def test_a_pool_timeout_then_a_duplicate_error_is_rejected(aps, now, tls, run) -> None:
+    """A request that waited for a pooled connection in vain (PoolTimeout) never left either."""
+    out = _message(aps, now, "http-pool")
+    release = asyncio.Event()
+    duplicate = duplicate_error(aps, now, out)
+
+    async def answer(number: int, writer: asyncio.StreamWriter) -> None:
+        if number == 1:  # the request holding the client's only connection
+            await release.wait()
+            writer.write(response())
+        else:
+            await duplicate(number, writer)
+
+    async def go():
+        server = await Server(answer, tls=tls.server).start()
+        async with as4.make_client(verify=tls.client, max_connections=1) as client:
+            holder = asyncio.ensure_future(client.post(server.url, content=b"hold"))
+            while not server.bodies:  # the holder's request has arrived: the connection is taken
+                await asyncio.sleep(0.01)
+
+            async def back_off(_seconds: float) -> None:
+                release.set()
+                await holder
+
+            result = await as4.send_message(client, server.url, out, receiver_cert=aps.receiver.cert,
+                                            sleep=back_off)
+        await server.stop()
+        return result
+
+    result = run(go())
+    assert result.attempts[0].error.startswith("PoolTimeout")
     assert result.outcome is as4.Outcome.REJECTED
