@@ -15,7 +15,8 @@ hardly the CPU one request costs.
 Variants:
   httpx2                httpx2.AsyncClient as before issue 14 (httpcore2 on anyio)
   httpx2+pool/anyio     httpx2.AsyncClient on as4._http.PoolTransport, httpcore2's anyio backend
-  httpx2+pool/asyncio   the same on as4._http.AsyncioBackend: what as4.make_client() builds
+  httpx2+pool/asyncio   the same on as4._http.AsyncioBackend (as4.make_client()'s client, through `post`)
+  make_client           as4.make_client()'s direct path (`PoolClient.post_raw`), what send_message uses
   pool/anyio            httpcore2.AsyncConnectionPool used directly, anyio backend
   pool/asyncio          httpcore2.AsyncConnectionPool used directly, AsyncioBackend
 """
@@ -42,7 +43,7 @@ import httpcore2  # noqa: E402
 import httpx2  # noqa: E402
 
 import as4  # noqa: E402
-from as4._http import AsyncioBackend, PoolTransport  # noqa: E402
+from as4._http import AsyncioBackend, PoolClient, PoolTransport  # noqa: E402
 
 RESPONSE = b"<receipt>" + b"x" * 3000 + b"</receipt>"
 
@@ -99,9 +100,21 @@ def pool_sender(pool: httpcore2.AsyncConnectionPool, url: str) -> Send:
     return send
 
 
+def raw_sender(client: PoolClient, url: str) -> Send:
+    async def send(payload: bytes) -> None:
+        answer = await client.post_raw(url, _body(payload), {"Content-Type": "multipart/related",
+                                                              "Content-Length": str(len(payload))})
+        assert answer.status == 200
+    return send
+
+
 def build(variant: str, ctx: ssl.SSLContext, url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
     timeout = httpx2.Timeout(120.0, connect=5.0, pool=1.0)
     lim = limits()
+    if variant == "make_client":
+        client = as4.make_client(verify=ctx)
+        assert isinstance(client, PoolClient)
+        return raw_sender(client, url), client.aclose
     if variant == "httpx2":
         client = httpx2.AsyncClient(verify=ctx, timeout=timeout, limits=httpx2.Limits(**lim))  # type: ignore[arg-type]
         return httpx_sender(client, url), client.aclose
@@ -113,7 +126,7 @@ def build(variant: str, ctx: ssl.SSLContext, url: str) -> tuple[Send, Callable[[
     return pool_sender(pool, url), pool.aclose
 
 
-VARIANTS = ("httpx2", "httpx2+pool/anyio", "httpx2+pool/asyncio", "pool/anyio", "pool/asyncio")
+VARIANTS = ("httpx2", "httpx2+pool/anyio", "httpx2+pool/asyncio", "make_client", "pool/anyio", "pool/asyncio")
 
 
 async def measure(variant: str, ctx: ssl.SSLContext, url: str, requests: int, in_flight: int, size: int) -> float:

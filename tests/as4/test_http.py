@@ -22,7 +22,7 @@ import pytest
 
 import as4
 import certs
-from as4._http import AsyncioBackend, PoolTransport
+from as4._http import AsyncioBackend, PoolClient, PoolTransport
 from tests.as4.conftest import make_sbd
 
 Answer = Callable[[int, asyncio.StreamWriter], Awaitable[None]]
@@ -142,22 +142,46 @@ def run(request) -> Callable[..., Any]:
     return asyncio.run
 
 
+@dataclass
+class Answered:
+    status: int
+    content: bytes
+
+
+@pytest.fixture(params=["post", "post_raw"])
+def post(request) -> Callable[..., Awaitable[Answered]]:
+    """Each request through httpx2's `post` and through `PoolClient.post_raw`, the direct path
+    `send_message` takes on `make_client`'s client: both must raise the same httpx2 classes."""
+
+    async def via(client: httpx2.AsyncClient, url: str, *, content: Any, headers: dict[str, str] | None = None,
+                  timeout: httpx2.Timeout | None = None) -> Answered:
+        if request.param == "post_raw":
+            assert isinstance(client, PoolClient)
+            answer = await client.post_raw(url, content, headers, timeout=timeout)
+            return Answered(answer.status, answer.body)
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        response = await client.post(url, content=content, headers=headers, **kwargs)
+        return Answered(response.status_code, await response.aread())
+
+    return via
+
+
 async def body(*pieces: bytes) -> AsyncIterator[bytes]:
     for piece in pieces:
         yield piece
 
 
-def test_streamed_posts_share_one_kept_alive_tls_connection(tls, run) -> None:
+def test_streamed_posts_share_one_kept_alive_tls_connection(tls, run, post) -> None:
     async def go():
         server = await Server(tls=tls.server).start()
         async with as4.make_client(verify=tls.client) as client:
-            answers = [await client.post(server.url, content=body(b"a" * 70_000, b"b" * 10),
+            answers = [await post(client, server.url, content=body(b"a" * 70_000, b"b" * 10),
                                          headers={"Content-Length": "70010"}) for _ in range(3)]
         await server.stop()
         return server, answers
 
     server, answers = run(go())
-    assert [a.status_code for a in answers] == [200, 200, 200] and answers[0].content == b"ok"
+    assert [a.status for a in answers] == [200, 200, 200] and answers[0].content == b"ok"
     assert server.bodies == [b"a" * 70_000 + b"b" * 10] * 3
     assert server.connections == 1
 
@@ -195,25 +219,25 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(tls, run) -> No
     assert server.connections == 2
 
 
-def test_refused_connection_is_connect_error(run) -> None:
+def test_refused_connection_is_connect_error(run, post) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: connections are refused
 
         async def go():
             async with as4.make_client() as client:
-                await client.post(f"https://127.0.0.1:{port}/as4", content=b"x")
+                await post(client, f"https://127.0.0.1:{port}/as4", content=b"x")
 
         with pytest.raises(httpx2.ConnectError):
             run(go())
 
 
-def test_untrusted_certificate_is_connect_error(tls, run) -> None:
+def test_untrusted_certificate_is_connect_error(tls, run, post) -> None:
     async def go():
         server = await Server(tls=tls.server).start()
         try:
             async with as4.make_client() as client:  # the system's CAs: our test TLS CA is not among them
-                await client.post(server.url, content=b"x")
+                await post(client, server.url, content=b"x")
         finally:
             await server.stop()
         return server
@@ -223,14 +247,14 @@ def test_untrusted_certificate_is_connect_error(tls, run) -> None:
     assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(info.value))
 
 
-def test_host_name_mismatch_is_connect_error(aps, tmp_path, run) -> None:
+def test_host_name_mismatch_is_connect_error(aps, tmp_path, run, post) -> None:
     tls = tls_pair(aps, tmp_path, "localhost")  # no 127.0.0.1 in the certificate
 
     async def go():
         server = await Server(tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url, content=b"x")
+                await post(client, server.url, content=b"x")
         finally:
             await server.stop()
 
@@ -239,12 +263,12 @@ def test_host_name_mismatch_is_connect_error(aps, tmp_path, run) -> None:
     assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(info.value))
 
 
-def test_handshake_that_never_finishes_is_connect_timeout(tls, run) -> None:
+def test_handshake_that_never_finishes_is_connect_timeout(tls, run, post) -> None:
     async def go():
         server = await Server(read_requests=False).start()  # TCP accepted, no TLS ever answered
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url.replace("http:", "https:"), content=b"x",
+                await post(client, server.url.replace("http:", "https:"), content=b"x",
                                   timeout=httpx2.Timeout(5.0, connect=0.3))
         finally:
             await server.stop()
@@ -253,7 +277,7 @@ def test_handshake_that_never_finishes_is_connect_timeout(tls, run) -> None:
         run(go())
 
 
-def test_no_answer_is_read_timeout(tls, run) -> None:
+def test_no_answer_is_read_timeout(tls, run, post) -> None:
     async def hang(_number: int, _writer: asyncio.StreamWriter) -> None:
         await asyncio.Event().wait()
 
@@ -261,7 +285,7 @@ def test_no_answer_is_read_timeout(tls, run) -> None:
         server = await Server(hang, tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url, content=b"x", timeout=httpx2.Timeout(0.3, connect=5.0))
+                await post(client, server.url, content=b"x", timeout=httpx2.Timeout(0.3, connect=5.0))
         finally:
             await server.stop()
 
@@ -269,12 +293,12 @@ def test_no_answer_is_read_timeout(tls, run) -> None:
         run(go())
 
 
-def test_reset_after_the_request_is_read_error(tls, run) -> None:
+def test_reset_after_the_request_is_read_error(tls, run, post) -> None:
     async def go():
         server = await Server(reset, tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url, content=b"x")
+                await post(client, server.url, content=b"x")
         finally:
             await server.stop()
 
@@ -282,7 +306,7 @@ def test_reset_after_the_request_is_read_error(tls, run) -> None:
         run(go())
 
 
-def test_close_without_an_answer_is_remote_protocol_error(tls, run) -> None:
+def test_close_without_an_answer_is_remote_protocol_error(tls, run, post) -> None:
     async def close(_number: int, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
@@ -290,7 +314,7 @@ def test_close_without_an_answer_is_remote_protocol_error(tls, run) -> None:
         server = await Server(close, tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url, content=b"x")
+                await post(client, server.url, content=b"x")
         finally:
             await server.stop()
 
@@ -298,7 +322,7 @@ def test_close_without_an_answer_is_remote_protocol_error(tls, run) -> None:
         run(go())
 
 
-def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tls, run) -> None:
+def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tls, run, post) -> None:
     """Writes wait while the receiver reads nothing: a 100 MB message is not pulled into memory."""
     chunk = b"z" * (1 << 20)
     total = 256
@@ -314,7 +338,7 @@ def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tl
         server = await Server(read_requests=False, tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await client.post(server.url, content=big(), headers={"Content-Length": str(total << 20)},
+                await post(client, server.url, content=big(), headers={"Content-Length": str(total << 20)},
                                   timeout=httpx2.Timeout(5.0, write=0.5))
         finally:
             await server.stop()
@@ -421,3 +445,49 @@ def test_a_pool_timeout_then_a_duplicate_error_is_rejected(aps, now, tls, run) -
     result = run(go())
     assert result.attempts[0].error.startswith("PoolTimeout")
     assert result.outcome is as4.Outcome.REJECTED
+
+
+# -- the direct path's own behaviour ------------------------------------------------------------------------
+
+def test_the_direct_path_sends_httpx2s_identifying_headers_and_asks_for_no_compression(tls, run) -> None:
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        await reader.readexactly(1)
+        writer.write(response())
+        await writer.drain()
+        writer.close()
+
+    async def go():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls.server)
+        port = server.sockets[0].getsockname()[1]
+        async with as4.make_client(verify=tls.client) as client:
+            answer = await client.post_raw(f"https://127.0.0.1:{port}/as4", b"x", {"Content-Type": "text/plain"})
+        server.close()
+        return answer, port
+
+    answer, port = run(go())
+    assert (answer.status, answer.content_type, answer.body) == (200, "text/plain", b"ok")
+    head = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip() for line in seen[0].split(b"\r\n")[1:] if line}
+    assert seen[0].startswith(b"POST /as4 HTTP/1.1\r\n") and head[b"host"] == b"127.0.0.1:%d" % port
+    assert head[b"user-agent"].startswith(b"python-httpx2/") and head[b"content-length"] == b"1"
+    assert b"accept-encoding" not in head  # nothing to decode is asked for
+
+
+def test_the_direct_path_inflates_an_answer_compressed_anyway(tls, run) -> None:
+    import gzip
+
+    async def gzipped(_number: int, writer: asyncio.StreamWriter) -> None:
+        packed = gzip.compress(b"<receipt/>")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Encoding: gzip\r\n"
+                     b"Content-Length: %d\r\n\r\n%b" % (len(packed), packed))
+
+    async def go():
+        server = await Server(gzipped, tls=tls.server).start()
+        async with as4.make_client(verify=tls.client) as client:
+            answer = await client.post_raw(server.url, b"x")
+        await server.stop()
+        return answer
+
+    assert run(go()).body == b"<receipt/>"
