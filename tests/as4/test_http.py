@@ -491,3 +491,50 @@ def test_the_direct_path_inflates_an_answer_compressed_anyway(tls, run) -> None:
         return answer
 
     assert run(go()).body == b"<receipt/>"
+
+
+# -- make_client behind a proxy -----------------------------------------------------------------------------
+
+def test_with_a_proxy_in_the_environment_make_client_sends_through_it(tls, run, monkeypatch) -> None:
+    """httpx2 reads HTTPS_PROXY only for a client without a transport of ours, so make_client
+    builds httpx2's own client then: a node behind a corporate proxy keeps working."""
+    tunnels: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, _ = head.split(b"\r\n", 1)[0].split(b" ", 2)
+        tunnels.append(method + b" " + target)
+        host, port = target.rsplit(b":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def go():
+        server = await Server(tls=tls.server).start()
+        tunnel = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        proxy_port = tunnel.sockets[0].getsockname()[1]
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy_port}")
+        async with as4.make_client(verify=tls.client) as client:
+            if isinstance(client, PoolClient):
+                pytest.fail("make_client ignored HTTPS_PROXY")
+            answered = await client.post(server.url, content=b"x")
+        tunnel.close()
+        await server.stop()
+        return server, answered
+
+    server, answered = run(go())
+    assert answered.status_code == 200 and server.bodies == [b"x"]
+    assert tunnels == [b"CONNECT 127.0.0.1:%d" % server.port]
