@@ -188,8 +188,8 @@ def decrypt_key(ek: etree._Element, private_key: rsa.RSAPrivateKey, kids: ChildM
     else:
         mgf = hashes.SHA1
     try:
-        value = base64.b64decode("".join((text_of(next(along_in(kids, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherValue"),
-                                                       None)) or "").split()), validate=True)
+        cipher_value = next(along_in(kids, f"{{{XENC}}}CipherData", f"{{{XENC}}}CipherValue"), None)
+        value = base64.b64decode("".join((text_of(cipher_value) or "").split()), validate=True)
     except (binascii.Error, ValueError):
         raise FailedDecryption("EncryptedKey CipherValue is not base64") from None
     try:

@@ -93,8 +93,9 @@ def make_client(*, verify: ssl.SSLContext | None = None, max_connections: int = 
     Its transport is httpcore2's pool on asyncio's own transports (`as4._http`), not httpx2's
     default on anyio: the same HTTP/1.1, pooling and errors for about 0.1 ms less client CPU per
     request (benchmarks/http_client.py), and `send_message` POSTs to that pool directly
-    (`PoolClient.post_raw`), not through httpx2's models: about 0.1 ms less again. httpx2 ignores proxy variables for a client given a
-    transport, so when the environment names a proxy the client is httpx2's own, as before.
+    (`PoolClient.post_raw`), not through httpx2's models: about 0.1 ms less again. httpx2
+    ignores proxy variables for a client given a transport, so when the environment names a
+    proxy the client is httpx2's own, as before.
     `max_connections` (all kept alive) lets a caller model one connection per sender, as
     benchmarks/load.py does.
     """

@@ -169,7 +169,8 @@ def run(senders: int, seconds: float, pool_size: int, database_url: str | None, 
             node.start()
             processes = node.wait_for_workers()
             receiver_cpu, sender_cpu = process_tree_cpu(node.proc.pid), time.process_time()
-            latencies, errors, receipts, elapsed, ran_out = run_loop(drive(node, sender, pool, senders, seconds, live=live))
+            latencies, errors, receipts, elapsed, ran_out = run_loop(
+                drive(node, sender, pool, senders, seconds, live=live))
             sender_cpu = time.process_time() - sender_cpu
             after = process_tree_cpu(node.proc.pid)
             receiver_cpu = after - receiver_cpu if after is not None and receiver_cpu is not None else None

@@ -469,7 +469,8 @@ def test_the_direct_path_sends_httpx2s_identifying_headers_and_asks_for_no_compr
 
     answer, port = run(go())
     assert (answer.status, answer.content_type, answer.body) == (200, "text/plain", b"ok")
-    head = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip() for line in seen[0].split(b"\r\n")[1:] if line}
+    head = {name.lower(): value.strip()
+            for name, value in (line.split(b":", 1) for line in seen[0].split(b"\r\n")[1:] if line)}
     assert seen[0].startswith(b"POST /as4 HTTP/1.1\r\n") and head[b"host"] == b"127.0.0.1:%d" % port
     assert head[b"user-agent"].startswith(b"python-httpx2/") and head[b"content-length"] == b"1"
     assert b"accept-encoding" not in head  # nothing to decode is asked for
