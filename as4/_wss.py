@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from as4._ids import random_octets
-from as4._xml import DS, EC, WSSE, WSU, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname, text_of
+from as4._xml import (DS, EC, WSSE, WSU, WSU_ID, ChildMap, along_in, by_tag, children, first, first_of, qname,
+                      reference_parts, text_of)
 from certs.keys import PARSE_ERRORS, certificate_der
 from as4.blob import Blob
 from as4.errors import FailedAuthentication, PolicyNoncompliance
@@ -138,8 +139,6 @@ _SIGNATURE, _SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = (f"{{{DS}}}{n}" for n in
     "Signature", "SignedInfo", "SignatureValue", "KeyInfo"))
 _C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE = (f"{{{DS}}}{n}" for n in (
     "CanonicalizationMethod", "SignatureMethod", "Reference"))
-_DIGEST_METHOD, _DIGEST_VALUE, _TRANSFORMS, _TRANSFORM = (f"{{{DS}}}{n}" for n in (
-    "DigestMethod", "DigestValue", "Transforms", "Transform"))
 _STR, _STR_REFERENCE = f"{{{WSSE}}}SecurityTokenReference", f"{{{WSSE}}}Reference"
 
 
@@ -235,26 +234,6 @@ def _pkipath(der: bytes) -> list[x509.Certificate]:
     return certs
 
 
-def _reference_parts(ref: etree._Element) -> tuple[etree._Element | None, etree._Element | None,
-                                                   list[etree._Element]]:
-    """A ds:Reference's first DigestMethod, first DigestValue and every Transforms/Transform, in
-    document order: what `by_tag` + `first_of` + `along_in` answered, from one loop over its
-    children (a by_tag map and a path walk per reference cost more than its three tags)."""
-    dm = dv = None
-    transforms: list[etree._Element] = []
-    for child in ref:
-        tag = child.tag
-        if tag == _DIGEST_METHOD:
-            if dm is None:
-                dm = child
-        elif tag == _DIGEST_VALUE:
-            if dv is None:
-                dv = child
-        elif tag == _TRANSFORMS:
-            transforms.extend(t for t in child if t.tag == _TRANSFORM)
-    return dm, dv, transforms
-
-
 def verify(
     security: etree._Element,
     attachments: Mapping[str, Blob] | None,
@@ -302,7 +281,7 @@ def verify(
         raise FailedAuthentication("SignedInfo has no reference")
     for ref in refs:
         uri = ref.get("URI") or ""
-        dm, dv, transforms = _reference_parts(ref)
+        dm, dv, transforms = reference_parts(ref)
         if dm is None or dm.get("Algorithm") != SHA256:
             raise FailedAuthentication(f"digest method of {uri!r} is not SHA-256")
         try:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, by_tag, children, first, first_of, qname, text_of
+from as4._xml import DS, EB, EBBP, WSU_ID, ChildMap, by_tag, children, first, first_of, qname, reference_parts, text_of
 from as4.errors import EbmsError, InvalidHeader, ValueInconsistent
 from as4.mime import normalize_cid
 
@@ -274,8 +274,7 @@ def _user_message(um: etree._Element) -> UserMessage:
     )
 
 
-_DIGEST_METHOD, _DIGEST_VALUE, _TRANSFORMS, _TRANSFORM, _REFERENCE = (f"{{{DS}}}{n}" for n in (
-    "DigestMethod", "DigestValue", "Transforms", "Transform", "Reference"))
+_REFERENCE = f"{{{DS}}}Reference"
 _RECEIPT, _ERROR = _eb("Receipt"), _eb("Error")
 _MESSAGE_PART_NR_INFORMATION = f"{{{EBBP}}}MessagePartNRInformation"
 _SIGNAL_PARTS = frozenset({_MESSAGE_INFO, _RECEIPT, _ERROR})
@@ -284,34 +283,22 @@ _SIGNAL_PARTS = frozenset({_MESSAGE_INFO, _RECEIPT, _ERROR})
 def _nr_references(receipt: etree._Element) -> tuple[NrReference, ...]:
     """The ds:References at `.//ebbp:MessagePartNRInformation/ds:Reference`, in document order.
 
-    Each Reference's children are read in one loop (the first DigestMethod and DigestValue, the
-    Algorithm of every Transforms/Transform, as `by_tag`/`along_in` answered): a receipt has three
-    references of three children, and a `by_tag` map and a tag matcher per step cost more than
-    reading those tags once.
+    Each Reference's children are read in one loop (`as4._xml.reference_parts`): a receipt has
+    three references of three children, and a `by_tag` map and a tag matcher per step cost more
+    than reading those tags once.
     """
     out = []
     for part in receipt.iter(_MESSAGE_PART_NR_INFORMATION):
         for ref in part:
             if ref.tag != _REFERENCE:
                 continue
-            dm = dv = None
-            transforms: list[str] = []
-            for child in ref:
-                tag = child.tag
-                if tag == _DIGEST_METHOD:
-                    if dm is None:
-                        dm = child
-                elif tag == _DIGEST_VALUE:
-                    if dv is None:
-                        dv = child
-                elif tag == _TRANSFORMS:
-                    transforms.extend(t.get("Algorithm", "") for t in child if t.tag == _TRANSFORM)
+            dm, dv, transforms = reference_parts(ref)
             try:
                 digest = binascii.a2b_base64(text_of(dv) or "")  # base64.b64decode without its Python layers
             except ValueError:
                 digest = b""
             out.append(NrReference(ref.get("URI", ""), dm.get("Algorithm", "") if dm is not None else "", digest,
-                                   tuple(transforms)))
+                                   tuple(t.get("Algorithm", "") for t in transforms)))
     return tuple(out)
 
 

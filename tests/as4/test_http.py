@@ -277,49 +277,34 @@ def test_handshake_that_never_finishes_is_connect_timeout(tls, run, post) -> Non
         run(go())
 
 
-def test_no_answer_is_read_timeout(tls, run, post) -> None:
-    async def hang(_number: int, _writer: asyncio.StreamWriter) -> None:
-        await asyncio.Event().wait()
+async def hang(_number: int, _writer: asyncio.StreamWriter) -> None:
+    await asyncio.Event().wait()
+
+
+async def close(_number: int, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@pytest.mark.parametrize(("answer", "read_timeout", "error"), [
+    (hang, 0.3, httpx2.ReadTimeout),                # no answer within the read timeout
+    (reset, None, httpx2.ReadError),                # a reset after the request
+    (close, None, httpx2.RemoteProtocolError),      # a close without an answer
+], ids=["no-answer", "reset", "close"])
+def test_a_request_that_went_out_fails_as_maybe_arrived(tls, run, post, answer, read_timeout, error) -> None:
+    """Each failure after the request was sent comes out as its own class, none a ConnectError."""
+    timeout = httpx2.Timeout(read_timeout, connect=5.0) if read_timeout else None  # else make_client's
 
     async def go():
-        server = await Server(hang, tls=tls.server).start()
+        server = await Server(answer, tls=tls.server).start()
         try:
             async with as4.make_client(verify=tls.client) as client:
-                await post(client, server.url, content=b"x", timeout=httpx2.Timeout(0.3, connect=5.0))
+                await post(client, server.url, content=b"x", timeout=timeout)
         finally:
             await server.stop()
 
-    with pytest.raises(httpx2.ReadTimeout):
+    with pytest.raises(error) as info:
         run(go())
-
-
-def test_reset_after_the_request_is_read_error(tls, run, post) -> None:
-    async def go():
-        server = await Server(reset, tls=tls.server).start()
-        try:
-            async with as4.make_client(verify=tls.client) as client:
-                await post(client, server.url, content=b"x")
-        finally:
-            await server.stop()
-
-    with pytest.raises(httpx2.ReadError):
-        run(go())
-
-
-def test_close_without_an_answer_is_remote_protocol_error(tls, run, post) -> None:
-    async def close(_number: int, writer: asyncio.StreamWriter) -> None:
-        writer.close()
-
-    async def go():
-        server = await Server(close, tls=tls.server).start()
-        try:
-            async with as4.make_client(verify=tls.client) as client:
-                await post(client, server.url, content=b"x")
-        finally:
-            await server.stop()
-
-    with pytest.raises(httpx2.RemoteProtocolError):
-        run(go())
+    assert not isinstance(info.value, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout))
 
 
 def test_a_stalled_receiver_gets_a_write_timeout_and_the_body_is_not_buffered(tls, run, post) -> None:
