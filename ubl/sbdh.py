@@ -170,16 +170,8 @@ class _Shape:
         self.kids, self.tags = kids, tags
 
     def take(self, local: str, lo: int = 1, hi: int | None = 1) -> list[etree._Element]:
-        tag = _q(local)
-        tags, start = self.tags, self.pos
-        end = len(tags) if hi is None else min(len(tags), start + hi)
-        pos = start
-        while pos < end and tags[pos] == tag:
-            pos += 1
-        if pos - start < lo:
-            raise SbdhError(P.INVALID_SBD_XML, f"{self.where}: missing <{local}>")
-        self.pos = pos
-        return self.kids[start:pos]
+        """The next `lo` to `hi` children named `local` (one step of `take_all`)."""
+        return self.take_all(((_q(local), local, lo, hi),))[0]
 
     def take_all(self, layout: _Layout, done: bool = False) -> list[list[etree._Element]]:
         """`[take(local, lo, hi) for local, lo, hi in layout]` (and `done()` if asked) in one loop: the
